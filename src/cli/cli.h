@@ -1,0 +1,17 @@
+/* Subcommands of the proxyseg CLI. Each is int cmd_X(int argc, char **argv)
+ * with argv[0] = the subcommand's name; it returns the process exit code
+ * (0 ok, 1 run-time failure, 2 usage error, 3 bad input data). */
+#ifndef PS_CLI_H
+#define PS_CLI_H
+#include "proxyseg/core.h"
+
+typedef struct {
+  const char *name, *help;
+  int (*run)(int argc, char **argv);
+} ps_command;
+
+/* Print "proxyseg NAME: <last error>" and map the status to an exit code. */
+int ps_cli_fail(const char *cmd, ps_status st);
+
+int cmd_version(int argc, char **argv);
+#endif
