@@ -1,0 +1,57 @@
+/* The study journal: journal.jsonl, one JSON object a line, appended with
+ * fsync. Trial states follow Optuna (RUNNING, COMPLETE, PRUNED, FAIL). Loading
+ * folds the events into one record per trial; a torn last line (a crash during
+ * the write) or any corrupt line is skipped with a warning. */
+#ifndef PROXYSEG_JOURNAL_H
+#define PROXYSEG_JOURNAL_H
+
+#include "proxyseg/json.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { PS_TRIAL_RUNNING, PS_TRIAL_COMPLETE, PS_TRIAL_PRUNED, PS_TRIAL_FAIL } ps_trial_state;
+const char *ps_trial_state_name(ps_trial_state s);
+bool ps_trial_state_parse(const char *s, ps_trial_state *out);
+
+typedef struct {
+  int number;                /* unique within the study */
+  char phase[16];            /* "proxy", "full", "full_validate", ... */
+  ps_trial_state state;
+  double value;              /* validation score (mean Dice); NAN unless COMPLETE/PRUNED */
+  double seconds;            /* wall time of the trial */
+  int ref;                   /* for re-training: the proxy trial it re-runs (-1 none) */
+  cJSON *params;             /* searched keys → values */
+  cJSON *x;                  /* the algorithm's point in [0,1]^d (array), may be NULL */
+  cJSON *extra;              /* the end event's other fields (metrics, reason, ...) */
+  cJSON *intermediate;       /* array of [step, value] reported during training */
+} ps_trial;
+
+typedef struct {
+  char *path;
+  ps_trial *trials;
+  int n, cap;
+  int skipped_lines;
+} ps_journal;
+
+/* Open (creating the file if absent) and load every event. */
+ps_status ps_journal_open(const char *path, ps_journal **out);
+void ps_journal_free(ps_journal *j);
+/* Append events (each written with fsync before returning). `fields` is an
+ * object merged into the event (not consumed). */
+ps_status ps_journal_start(ps_journal *j, int number, const char *phase, int ref, const cJSON *params,
+                           const double *x, int d, uint64_t seed);
+ps_status ps_journal_intermediate(ps_journal *j, int number, int step, double value);
+ps_status ps_journal_end(ps_journal *j, int number, ps_trial_state state, double value, double seconds,
+                         const cJSON *fields);
+/* Lookup by number (NULL if absent); next free number. */
+ps_trial *ps_journal_trial(ps_journal *j, int number);
+int ps_journal_next_number(const ps_journal *j);
+/* Trials of one phase in number order (pointers into j; caller frees the array). */
+int ps_journal_phase(ps_journal *j, const char *phase, ps_trial ***out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

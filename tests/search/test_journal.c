@@ -1,0 +1,55 @@
+/* Journal: events fold into trials; torn and corrupt lines are skipped with a
+ * warning; a finished trial cannot be completed twice; re-runs replace RUNNING. */
+#include "proxyseg/journal.h"
+#include "testutil.h"
+#include <math.h>
+#include <string.h>
+
+int main(void) {
+  char *dir = ps_test_tmpdir("journal");
+  char *path = ps_path_join(dir, "journal.jsonl");
+  ps_journal *j;
+  CHECK_OK(ps_journal_open(path, &j));
+  cJSON *params = cJSON_Parse("{\"lr\": 0.01}");
+  double x[1] = {0.5};
+  CHECK_OK(ps_journal_start(j, 0, "proxy", -1, params, x, 1, 7));
+  CHECK_OK(ps_journal_intermediate(j, 0, 1, 0.4));
+  CHECK_OK(ps_journal_end(j, 0, PS_TRIAL_COMPLETE, 0.8, 12.5, NULL));
+  CHECK(ps_journal_end(j, 0, PS_TRIAL_COMPLETE, 0.9, 1, NULL) != PS_OK, "completed twice");
+  CHECK_OK(ps_journal_start(j, 1, "proxy", -1, params, x, 1, 8));
+  CHECK_OK(ps_journal_end(j, 1, PS_TRIAL_FAIL, NAN, 1.0, NULL));
+  CHECK_OK(ps_journal_start(j, 2, "proxy", -1, params, x, 1, 9)); /* left RUNNING */
+  ps_journal_free(j);
+
+  /* a torn write and a corrupt line */
+  FILE *f = fopen(path, "a");
+  fputs("{\"event\": \"end\", \"trial\": 2, \"sta\n", f); /* corrupt line */
+  fputs("{\"event\": \"end\", \"trial\": 2, \"state\": \"COMPLETE\", \"value\": 0.7", f); /* torn: no newline */
+  fclose(f);
+  CHECK_OK(ps_journal_open(path, &j));
+  CHECK(j->n == 3, "n=%d", j->n);
+  CHECK(j->skipped_lines == 2, "skipped %d", j->skipped_lines);
+  ps_trial *t0 = ps_journal_trial(j, 0), *t1 = ps_journal_trial(j, 1), *t2 = ps_journal_trial(j, 2);
+  CHECK(t0 && t0->state == PS_TRIAL_COMPLETE && fabs(t0->value - 0.8) < 1e-12 && t0->seconds == 12.5, "t0");
+  CHECK(t0 && cJSON_GetArraySize(t0->intermediate) == 1, "intermediate");
+  CHECK(t1 && t1->state == PS_TRIAL_FAIL && isnan(t1->value), "t1");
+  CHECK(t2 && t2->state == PS_TRIAL_RUNNING, "t2 running");
+  CHECK(ps_journal_next_number(j) == 3, "next");
+  ps_journal_free(j);
+  /* appending after a torn line: the new event must start on its own line */
+  ps_test_sh("printf '\\n' >> %s", path);
+  CHECK_OK(ps_journal_open(path, &j));
+  CHECK_OK(ps_journal_start(j, 2, "proxy", -1, params, x, 1, 9)); /* re-run replaces RUNNING */
+  CHECK_OK(ps_journal_end(j, 2, PS_TRIAL_COMPLETE, 0.75, 3, NULL));
+  ps_journal_free(j);
+  CHECK_OK(ps_journal_open(path, &j));
+  CHECK(j->n == 3 && ps_journal_trial(j, 2)->state == PS_TRIAL_COMPLETE, "re-run");
+  ps_trial **ph;
+  CHECK(ps_journal_phase(j, "proxy", &ph) == 3 && ph[0]->number == 0 && ph[2]->number == 2, "phase");
+  free(ph);
+  ps_journal_free(j);
+  cJSON_Delete(params);
+  free(path);
+  free(dir);
+  return ps_test_done("test_journal");
+}
