@@ -29,6 +29,7 @@ void ps_journal_free(ps_journal *j) {
   if (!j) return;
   for (int i = 0; i < j->n; i++) trial_clear(&j->trials[i]);
   free(j->trials);
+  free(j->events);
   free(j->path);
   free(j);
 }
@@ -48,7 +49,29 @@ int ps_journal_next_number(const ps_journal *j) {
 
 /* Fold one event into the in-memory trials. A re-started trial (re-run after a
  * crash) replaces the stale RUNNING record. */
+static ps_status record_order(ps_journal *j, int trial, bool is_end) {
+  if (j->n_events == j->cap_events) {
+    int cap = j->cap_events ? 2 * j->cap_events : 128;
+    ps_journal_event *ne = realloc(j->events, (size_t)cap * sizeof *ne);
+    if (!ne) return PS_ERR_NOMEM;
+    j->events = ne;
+    j->cap_events = cap;
+  }
+  j->events[j->n_events++] = (ps_journal_event){trial, is_end};
+  return PS_OK;
+}
+
+static ps_status fold_event(ps_journal *j, const cJSON *ev);
+
 static ps_status apply_event(ps_journal *j, const cJSON *ev) {
+  ps_status st = fold_event(j, ev);
+  if (st) return st;
+  const char *kind = ps_json_str(ev, "event", "");
+  if (!strcmp(kind, "start") || !strcmp(kind, "end")) return record_order(j, ps_json_int(ev, "trial", -1), !strcmp(kind, "end"));
+  return PS_OK;
+}
+
+static ps_status fold_event(ps_journal *j, const cJSON *ev) {
   const char *kind = ps_json_str(ev, "event", NULL);
   const cJSON *num = cJSON_GetObjectItemCaseSensitive(ev, "trial");
   if (!kind || !cJSON_IsNumber(num)) return PS_ERR_DATA;

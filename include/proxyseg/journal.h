@@ -28,10 +28,20 @@ typedef struct {
   cJSON *intermediate;       /* array of [step, value] reported during training */
 } ps_trial;
 
+/* Start and end events in file order: replaying them (ask on start, tell on end)
+ * rebuilds a deterministic algorithm's state exactly, even when trials ran
+ * concurrently and finished out of order. */
+typedef struct {
+  int trial;
+  bool is_end;
+} ps_journal_event;
+
 typedef struct {
   char *path;
   ps_trial *trials;
   int n, cap;
+  ps_journal_event *events;
+  int n_events, cap_events;
   int skipped_lines;
 } ps_journal;
 

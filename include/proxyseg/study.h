@@ -1,0 +1,73 @@
+/* Searches and studies. A search phase asks an algorithm for points, turns each
+ * into a training config, runs it as a trial in a child process (a crash or a
+ * divergence fails the trial, never the study), journals it, and tells the
+ * algorithm the score. Re-running the same command resumes: the journal is
+ * replayed into the algorithm (ask on each start, tell on each end, in file
+ * order), trials left RUNNING by a killed process are re-run, nothing counts
+ * twice. A study chains: proxy data → proxy network → search on the proxy →
+ * full-scale re-training → correlation report. */
+#ifndef PROXYSEG_STUDY_H
+#define PROXYSEG_STUDY_H
+
+#include "proxyseg/journal.h"
+#include "proxyseg/search.h"
+#include "proxyseg/data.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- cases ---- */
+/* Preprocess `dataset_dir` into `cache_dir` (rebuilt only when the plan or the
+ * files changed) and load every case. */
+ps_status ps_study_load_cases(const char *dataset_dir, const char *cache_dir, int threads, ps_case **cases,
+                              int *n, int *n_classes);
+void ps_study_free_cases(ps_case *cases, int n);
+/* Indices of the cases named in a JSON array of ids (error names a missing id). */
+ps_status ps_study_case_indices(const ps_case *cases, int n, const cJSON *ids, int **idx, int *n_idx);
+
+/* ---- one search phase ---- */
+typedef struct {
+  const char *study_dir;
+  const char *phase;            /* "proxy", "full_search", ... (trials of other phases are ignored) */
+  const ps_space *space;
+  const char *algo;             /* registry name */
+  const cJSON *algo_opts;
+  int n_trials;                 /* trials of this phase in total (across resumes) */
+  double budget_seconds;        /* 0: none; stop asking once this invocation ran that long */
+  int jobs;                     /* trials run concurrently (child processes) */
+  uint64_t seed;                /* algorithm seed; trial seeds derive from it */
+  const cJSON *base_config;     /* resolved training config; searched keys are written over it */
+  const char *cache_dir;        /* preprocessed cases */
+  const cJSON *train_ids;       /* case ids trained on */
+  const cJSON *val_ids;         /* case ids validated on */
+  const char *pruner;           /* "none" | "median" */
+  const char *warm_start;       /* checkpoint every trial starts from, or NULL */
+  bool keep_checkpoints;
+} ps_phase_opts;
+
+ps_status ps_search_phase(const ps_phase_opts *o);
+
+/* Run explicit configurations (no algorithm) as trials of a phase, e.g. the
+ * full-scale re-training of chosen proxy trials: configs[i] is a full training
+ * config, refs[i] the proxy trial it re-trains. Resumable like a search. */
+ps_status ps_run_configs(const char *study_dir, const char *phase, int first_number, const cJSON *const *configs,
+                         const int *refs, const cJSON *const *params, int n, int jobs, const char *cache_dir,
+                         const cJSON *train_ids, const cJSON *val_ids, bool keep_checkpoints);
+
+/* The child side of a trial: `proxyseg trial-run --dir TRIAL_DIR` reads job.json
+ * and config.json there, trains, and writes result.json. */
+ps_status ps_trial_child(const char *trial_dir);
+
+/* ---- the whole study ---- */
+ps_status ps_study_run(const cJSON *study_cfg, const char *out_dir);
+/* Rebuild report.json and report.html from the journal and study.json. */
+ps_status ps_study_report(const char *study_dir, cJSON **headline);
+
+/* Trial folder "STUDY/trials/NNNN" (caller frees). */
+char *ps_trial_dir(const char *study_dir, int number);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,255 @@
+/* The search driver (see study.h): ask → config → trial process → journal →
+ * tell, with up to `jobs` trials at once, resumable by replaying the journal. */
+#include "proxyseg/study.h"
+#include "trial_exec.h"
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+char *ps_trial_dir(const char *study_dir, int number) { return ps_strfmt("%s/trials/%04d", study_dir, number); }
+
+typedef struct {
+  const char *study_dir, *phase, *cache_dir, *pruner, *warm_start;
+  const cJSON *train_ids, *val_ids;
+  bool keep_checkpoints;
+  ps_journal *journal;
+  ps_running *run;
+  int n_run, jobs;
+} pool;
+
+/* trials/NNNN/config.json (the training config) and job.json (what the child
+ * needs besides it). A stale result.json from a killed run is removed. */
+static ps_status prepare_trial(pool *P, int number, int ref, const cJSON *config) {
+  char *dir = ps_trial_dir(P->study_dir, number);
+  ps_status st = ps_mkdir_p(dir);
+  char *cfg_path = ps_path_join(dir, "config.json"), *job_path = ps_path_join(dir, "job.json");
+  char *res_path = ps_path_join(dir, "result.json"), *journal_path = ps_path_join(P->study_dir, "journal.jsonl");
+  if (!st) st = ps_json_write(cfg_path, config);
+  if (!st) {
+    cJSON *job = cJSON_CreateObject();
+    cJSON_AddNumberToObject(job, "trial", number);
+    cJSON_AddStringToObject(job, "phase", P->phase);
+    if (ref >= 0) cJSON_AddNumberToObject(job, "ref", ref);
+    cJSON_AddStringToObject(job, "cache_dir", P->cache_dir);
+    cJSON_AddItemToObject(job, "train_cases", cJSON_Duplicate(P->train_ids, 1));
+    cJSON_AddItemToObject(job, "val_cases", cJSON_Duplicate(P->val_ids, 1));
+    cJSON_AddStringToObject(job, "pruner", P->pruner ? P->pruner : "none");
+    cJSON_AddStringToObject(job, "journal", journal_path);
+    if (P->warm_start) cJSON_AddStringToObject(job, "warm_start", P->warm_start);
+    cJSON_AddBoolToObject(job, "keep_checkpoint", P->keep_checkpoints);
+    st = ps_json_write(job_path, job);
+    cJSON_Delete(job);
+  }
+  remove(res_path);
+  free(cfg_path); free(job_path); free(res_path); free(journal_path); free(dir);
+  return st;
+}
+
+static ps_status launch(pool *P, int number, int ref, const cJSON *params, const double *x, int d, const cJSON *config,
+                        uint64_t seed) {
+  ps_status st = prepare_trial(P, number, ref, config);
+  if (!st) st = ps_journal_start(P->journal, number, P->phase, ref, params, x, d, seed);
+  if (st) return st;
+  char *dir = ps_trial_dir(P->study_dir, number);
+  pid_t pid;
+  st = ps_trial_spawn(dir, &pid);
+  free(dir);
+  if (st) return st;
+  ps_running *r = &P->run[P->n_run++];
+  r->pid = pid;
+  r->number = number;
+  r->x = NULL;
+  if (x) {
+    r->x = malloc((size_t)(d ? d : 1) * sizeof(double));
+    if (r->x) memcpy(r->x, x, (size_t)d * sizeof(double));
+  }
+  if (ref >= 0) ps_info("trial %d (%s, re-training trial %d) started", number, P->phase, ref);
+  else ps_info("trial %d (%s) started", number, P->phase);
+  return PS_OK;
+}
+
+/* Wait for one trial; journal its end. Returns the finished slot's copy in *done. */
+static ps_status reap(pool *P, ps_running *done, ps_trial_outcome *out) {
+  int status;
+  pid_t pid;
+  do pid = waitpid(-1, &status, 0);
+  while (pid < 0 && errno == EINTR);
+  if (pid < 0) return ps_error(PS_ERR_RUNTIME, "waitpid: %s", strerror(errno));
+  int k = -1;
+  for (int i = 0; i < P->n_run; i++)
+    if (P->run[i].pid == pid) k = i;
+  if (k < 0) return reap(P, done, out); /* not one of ours */
+  *done = P->run[k];
+  P->run[k] = P->run[--P->n_run];
+  char *dir = ps_trial_dir(P->study_dir, done->number);
+  ps_trial_collect(dir, status, out);
+  free(dir);
+  ps_status st = ps_journal_end(P->journal, done->number, out->state,
+                                out->state == PS_TRIAL_FAIL ? NAN : out->value, out->seconds, out->fields);
+  const char *reason = ps_json_str(out->fields, "reason", "");
+  if (out->state == PS_TRIAL_FAIL) ps_warn("trial %d FAIL: %s", done->number, reason);
+  else ps_info("trial %d %s: Dice %.4f in %.1f s", done->number, ps_trial_state_name(out->state), out->value, out->seconds);
+  return st;
+}
+
+static cJSON *config_for(const ps_space *s, const cJSON *base, const double *x, uint64_t seed, cJSON **params) {
+  cJSON *cfg = cJSON_Duplicate(base, 1);
+  *params = cJSON_CreateObject();
+  for (int i = 0; i < s->n; i++) {
+    cJSON *v = ps_space_value(s, i, x[i]);
+    cJSON_AddItemToObject(*params, s->params[i].key, cJSON_Duplicate(v, 1));
+    ps_json_set(cfg, s->params[i].key, v);
+  }
+  ps_json_set(cfg, "seed", cJSON_CreateNumber((double)seed));
+  return cfg;
+}
+
+static bool same_point(const cJSON *xa, const double *x, int d) {
+  if (!cJSON_IsArray(xa) || cJSON_GetArraySize(xa) != d) return false;
+  for (int i = 0; i < d; i++)
+    if (fabs(cJSON_GetArrayItem(xa, i)->valuedouble - x[i]) > 1e-9) return false;
+  return true;
+}
+
+/* The algorithm's state (for inspection; resume replays the journal) and its
+ * report data (e.g. RL's reward curve) after every told trial. */
+static void save_algo_state(const ps_algo_vtable *vt, void *state, const char *study_dir, const char *phase) {
+  if (vt->report) {
+    cJSON *r = vt->report(state);
+    char *p = ps_strfmt("%s/algo_report_%s.json", study_dir, phase);
+    if (r && ps_json_write(p, r)) ps_warn("%s", ps_last_error());
+    free(p);
+    cJSON_Delete(r);
+  }
+  if (!vt->save) return;
+  cJSON *j = NULL;
+  if (vt->save(state, &j) || !j) return;
+  char *p = ps_strfmt("%s/algo_state_%s.json", study_dir, phase);
+  if (ps_json_write(p, j)) ps_warn("%s", ps_last_error());
+  free(p);
+  cJSON_Delete(j);
+}
+
+ps_status ps_search_phase(const ps_phase_opts *o) {
+  const ps_algo_vtable *vt = ps_algo_find(o->algo);
+  if (!vt) return ps_error(PS_ERR_INVALID, "unknown search algorithm '%s' (known: %s)", o->algo, ps_algo_names());
+  int d = o->space->n;
+  char *jpath = ps_path_join(o->study_dir, "journal.jsonl");
+  ps_journal *J = NULL;
+  ps_status st = ps_journal_open(jpath, &J);
+  free(jpath);
+  if (st) return st;
+  void *algo = NULL;
+  st = vt->create(o->space, o->algo_opts, o->seed, &algo);
+  if (st) { ps_journal_free(J); return st; }
+  int jobs = o->jobs > 0 ? o->jobs : 1;
+  pool P = {o->study_dir, o->phase, o->cache_dir, o->pruner, o->warm_start, o->train_ids, o->val_ids,
+            o->keep_checkpoints, J, calloc((size_t)jobs, sizeof(ps_running)), 0, jobs};
+  /* replay: ask once per started trial, tell once per ended one, in file order */
+  int cap = ps_journal_next_number(J) + 1;
+  double *xs = calloc((size_t)cap * (d ? d : 1), sizeof(double));
+  bool *asked = calloc((size_t)cap, sizeof(bool));
+  int *rerun = calloc((size_t)cap, sizeof(int));
+  int n_rerun = 0, n_started = 0;
+  if (!P.run || !xs || !asked || !rerun) { st = ps_error(PS_ERR_NOMEM, "out of memory"); goto done; }
+  for (int e = 0; e < J->n_events && !st; e++) {
+    ps_trial *t = ps_journal_trial(J, J->events[e].trial);
+    if (!t || strcmp(t->phase, o->phase)) continue;
+    double *x = xs + (size_t)t->number * d;
+    if (!J->events[e].is_end) {
+      if (asked[t->number]) continue; /* a re-run of a trial the algorithm already proposed */
+      if ((st = vt->ask(algo, x))) break;
+      if (!same_point(t->x, x, d)) {
+        st = ps_error(PS_ERR_INVALID, "%s: trial %d in the journal is not what the algorithm proposes now; "
+                      "was the search space, the algorithm or the seed changed? Use a new study folder.", o->study_dir, t->number);
+        break;
+      }
+      asked[t->number] = true;
+      n_started++;
+    } else {
+      st = vt->tell(algo, x, t->value, t->state == PS_TRIAL_FAIL);
+    }
+  }
+  if (st) goto done;
+  for (int i = 0; i < J->n; i++)
+    if (!strcmp(J->trials[i].phase, o->phase) && J->trials[i].state == PS_TRIAL_RUNNING) rerun[n_rerun++] = J->trials[i].number;
+  if (n_started) ps_info("resuming %s search: %d trials journaled, %d to re-run", o->phase, n_started, n_rerun);
+  double t0 = ps_now();
+  int next_number = ps_journal_next_number(J);
+  double *x = malloc((size_t)(d ? d : 1) * sizeof(double));
+  if (!x) { st = ps_error(PS_ERR_NOMEM, "out of memory"); goto done; }
+  for (;;) {
+    bool budget_left = !(o->budget_seconds > 0 && ps_now() - t0 >= o->budget_seconds);
+    while (!st && P.n_run < jobs && (n_rerun > 0 || (n_started < o->n_trials && budget_left))) {
+      int number;
+      if (n_rerun > 0) {
+        number = rerun[--n_rerun];
+        memcpy(x, xs + (size_t)number * d, (size_t)d * sizeof(double));
+      } else {
+        if ((st = vt->ask(algo, x))) break;
+        number = next_number++;
+        n_started++;
+      }
+      uint64_t seed = ps_seed_derive(o->seed, (uint64_t)number);
+      cJSON *params;
+      cJSON *cfg = config_for(o->space, o->base_config, x, seed, &params);
+      st = launch(&P, number, -1, params, x, d, cfg, seed);
+      cJSON_Delete(cfg);
+      cJSON_Delete(params);
+    }
+    if (st || P.n_run == 0) break;
+    ps_running done;
+    ps_trial_outcome out;
+    st = reap(&P, &done, &out);
+    if (!st) st = vt->tell(algo, done.x, out.value, out.state == PS_TRIAL_FAIL);
+    cJSON_Delete(out.fields);
+    free(done.x);
+    if (!st) save_algo_state(vt, algo, o->study_dir, o->phase);
+  }
+  free(x);
+done:
+  for (int i = 0; P.run && i < P.n_run; i++) free(P.run[i].x);
+  free(P.run);
+  free(xs);
+  free(asked);
+  free(rerun);
+  vt->destroy(algo);
+  ps_journal_free(J);
+  return st;
+}
+
+ps_status ps_run_configs(const char *study_dir, const char *phase, int first_number, const cJSON *const *configs,
+                         const int *refs, const cJSON *const *params, int n, int jobs, const char *cache_dir,
+                         const cJSON *train_ids, const cJSON *val_ids, bool keep_checkpoints) {
+  char *jpath = ps_path_join(study_dir, "journal.jsonl");
+  ps_journal *J = NULL;
+  ps_status st = ps_journal_open(jpath, &J);
+  free(jpath);
+  if (st) return st;
+  if (jobs < 1) jobs = 1;
+  pool P = {study_dir, phase, cache_dir, "none", NULL, train_ids, val_ids, keep_checkpoints, J,
+            calloc((size_t)jobs, sizeof(ps_running)), 0, jobs};
+  if (!P.run) { ps_journal_free(J); return ps_error(PS_ERR_NOMEM, "out of memory"); }
+  int i = 0;
+  for (;;) {
+    while (!st && P.n_run < jobs && i < n) {
+      int number = first_number + i;
+      ps_trial *t = ps_journal_trial(J, number);
+      if (t && t->state != PS_TRIAL_RUNNING) { i++; continue; } /* already done in an earlier run */
+      st = launch(&P, number, refs ? refs[i] : -1, params ? params[i] : NULL, NULL, 0, configs[i],
+                  (uint64_t)ps_json_num(configs[i], "seed", 0));
+      i++;
+    }
+    if (st || P.n_run == 0) break;
+    ps_running done;
+    ps_trial_outcome out;
+    st = reap(&P, &done, &out);
+    cJSON_Delete(out.fields);
+    free(done.x);
+  }
+  free(P.run);
+  ps_journal_free(J);
+  return st;
+}

@@ -1,0 +1,75 @@
+/* External validation (as in the proxy-data paper): the full-scale models are
+ * also scored on another dataset (e.g. a --site b synthetic task), preprocessed
+ * with the training data's plan so that intensities are normalised alike. */
+#include "study_context.h"
+#include "proxyseg/cache.h"
+#include "proxyseg/nn.h"
+#include "proxyseg/train.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+ps_status ps_study_external(const char *study_dir, const char *dataset_dir, ps_study_ctx *ctx) {
+  char *cache = ps_path_join(study_dir, "preprocessed_external");
+  char *plan_path = ps_path_join(ctx->cache_dir, "plan.json");
+  cJSON *plan = NULL;
+  ps_status st = ps_json_read(plan_path, &plan);
+  free(plan_path);
+  /* the per-case list belongs to the training data; the rest of the plan applies */
+  if (!st) cJSON_DeleteItemFromObject(plan, "cases");
+  if (!st) st = ps_cache_build(dataset_dir, cache, plan, 0);
+  cJSON_Delete(plan);
+  ps_case *cases = NULL;
+  int n = 0, n_classes = 0;
+  if (!st) st = ps_study_load_cases(NULL, cache, 0, &cases, &n, &n_classes);
+  char *jpath = ps_path_join(study_dir, "journal.jsonl");
+  ps_journal *J = NULL;
+  if (!st) st = ps_journal_open(jpath, &J);
+  free(jpath);
+  cJSON *out = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(out, "trials");
+  cJSON_AddStringToObject(out, "dataset", dataset_dir);
+  cJSON_AddNumberToObject(out, "cases", n);
+  int *all = malloc((size_t)(n ? n : 1) * sizeof(int));
+  for (int i = 0; all && i < n; i++) all[i] = i;
+  ps_trial **ft = NULL;
+  int n_ft = st ? 0 : ps_journal_phase(J, "full", &ft);
+  for (int i = 0; i < n_ft && !st; i++) {
+    if (ft[i]->state != PS_TRIAL_COMPLETE) continue;
+    char *ck = ps_strfmt("%s/trials/%04d/checkpoint.h5", study_dir, ft[i]->number);
+    char *cp = ps_strfmt("%s/trials/%04d/config.json", study_dir, ft[i]->number);
+    ps_net *net = NULL;
+    cJSON *cfg = NULL;
+    ps_tape *tape = ps_tape_create();
+    ps_val_result v = {0};
+    st = ps_checkpoint_load_net(ck, &net);
+    if (!st) st = ps_json_read(cp, &cfg);
+    if (!st) st = ps_validate(net, tape, cfg, cases, all, n, n_classes, &v);
+    if (!st) {
+      cJSON *o = cJSON_CreateObject();
+      cJSON_AddNumberToObject(o, "trial", ft[i]->number);
+      cJSON_AddNumberToObject(o, "ref", ft[i]->ref);
+      cJSON_AddNumberToObject(o, "internal_dice", ft[i]->value);
+      cJSON_AddNumberToObject(o, "external_dice", v.mean_dice);
+      cJSON_AddItemToArray(arr, o);
+      ps_info("external validation: trial %d Dice %.4f (internal %.4f)", ft[i]->number, v.mean_dice, ft[i]->value);
+    }
+    ps_val_result_free(&v);
+    ps_tape_free(tape);
+    ps_net_free(net);
+    cJSON_Delete(cfg);
+    free(ck);
+    free(cp);
+  }
+  if (!st) {
+    char *p = ps_path_join(study_dir, "external.json");
+    st = ps_json_write(p, out);
+    free(p);
+  }
+  free(ft);
+  free(all);
+  cJSON_Delete(out);
+  ps_journal_free(J);
+  ps_study_free_cases(cases, n);
+  free(cache);
+  return st;
+}

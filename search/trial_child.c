@@ -1,0 +1,130 @@
+/* The child side of a trial: load the cases, train the config, report
+ * intermediate scores to the journal (for pruning) and the outcome to
+ * result.json. Divergence is FAIL with reason "diverged", pruning is PRUNED. */
+#include "proxyseg/study.h"
+#include "proxyseg/train.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+  const char *journal_path;
+  const char *phase;
+  int number;
+  bool median;
+} prune_ctx;
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Median pruning (Optuna's MedianPruner): stop when this trial's score at an
+ * epoch is below the median of finished trials' scores at the same epoch;
+ * needs at least 3 finished trials with a value there. */
+static bool after_validation(void *ud, int epoch, double dice) {
+  prune_ctx *c = ud;
+  ps_journal *J = NULL;
+  if (ps_journal_open(c->journal_path, &J)) return true;
+  ps_journal_intermediate(J, c->number, epoch, dice);
+  bool keep = true;
+  if (c->median) {
+    double *vals = malloc((size_t)(J->n ? J->n : 1) * sizeof(double));
+    int m = 0;
+    for (int i = 0; vals && i < J->n; i++) {
+      ps_trial *t = &J->trials[i];
+      if (t->number == c->number || strcmp(t->phase, c->phase) || t->state != PS_TRIAL_COMPLETE) continue;
+      const cJSON *it;
+      cJSON_ArrayForEach(it, t->intermediate) {
+        if ((int)cJSON_GetArrayItem(it, 0)->valuedouble == epoch) vals[m++] = cJSON_GetArrayItem(it, 1)->valuedouble;
+      }
+    }
+    if (m >= 3) {
+      qsort(vals, (size_t)m, sizeof(double), cmp_double);
+      double med = m % 2 ? vals[m / 2] : 0.5 * (vals[m / 2 - 1] + vals[m / 2]);
+      if (dice < med) {
+        ps_info("pruning: Dice %.4f < median %.4f of %d finished trials at epoch %d", dice, med, m, epoch);
+        keep = false;
+      }
+    }
+    free(vals);
+  }
+  ps_journal_free(J);
+  return keep;
+}
+
+static ps_status write_result(const char *dir, const char *state, double value, const ps_train_result *r,
+                              const char *reason) {
+  cJSON *j = cJSON_CreateObject();
+  cJSON_AddStringToObject(j, "state", state);
+  if (isfinite(value)) cJSON_AddNumberToObject(j, "value", value);
+  else cJSON_AddNullToObject(j, "value");
+  cJSON_AddNumberToObject(j, "seconds", r->seconds);
+  cJSON_AddNumberToObject(j, "train_seconds", r->train_seconds);
+  cJSON_AddNumberToObject(j, "val_seconds", r->val_seconds);
+  cJSON_AddNumberToObject(j, "epochs_done", r->epochs_done);
+  if (r->class_dice) {
+    cJSON *cd = cJSON_AddArrayToObject(j, "class_dice");
+    for (int k = 0; k < r->n_fg_classes; k++) cJSON_AddItemToArray(cd, cJSON_CreateNumber(r->class_dice[k]));
+  }
+  if (reason) cJSON_AddStringToObject(j, "reason", reason);
+  char *p = ps_path_join(dir, "result.json");
+  ps_status st = ps_json_write(p, j);
+  free(p);
+  cJSON_Delete(j);
+  return st;
+}
+
+ps_status ps_trial_child(const char *dir) {
+  char *job_path = ps_path_join(dir, "job.json"), *cfg_path = ps_path_join(dir, "config.json");
+  cJSON *job = NULL, *cfg = NULL;
+  ps_case *cases = NULL;
+  int n = 0, n_classes = 0, *tr = NULL, *va = NULL, n_tr = 0, n_va = 0;
+  ps_train_result res;
+  memset(&res, 0, sizeof res);
+  ps_status st = ps_json_read(job_path, &job);
+  if (!st) st = ps_json_read(cfg_path, &cfg);
+  if (!st) st = ps_train_config_validate(cfg);
+  if (!st) st = ps_study_load_cases(NULL, ps_json_str(job, "cache_dir", ""), ps_json_int(cfg, "threads", 0), &cases, &n, &n_classes);
+  if (!st) st = ps_study_case_indices(cases, n, cJSON_GetObjectItemCaseSensitive(job, "train_cases"), &tr, &n_tr);
+  if (!st) st = ps_study_case_indices(cases, n, cJSON_GetObjectItemCaseSensitive(job, "val_cases"), &va, &n_va);
+  if (!st) {
+    prune_ctx pc = {ps_json_str(job, "journal", ""), ps_json_str(job, "phase", "proxy"), ps_json_int(job, "trial", 0),
+                    !strcmp(ps_json_str(job, "pruner", "none"), "median")};
+    ps_train_job tj = {0};
+    tj.config = cfg;
+    tj.cases = cases;
+    tj.n_cases = n;
+    tj.train_idx = tr;
+    tj.n_train = n_tr;
+    tj.val_idx = va;
+    tj.n_val = n_va;
+    tj.out_dir = dir;
+    tj.keep_checkpoint = ps_json_bool(job, "keep_checkpoint", false);
+    tj.init_checkpoint = ps_json_str(job, "warm_start", NULL);
+    tj.hooks.ud = &pc;
+    tj.hooks.after_validation = after_validation;
+    tj.n_classes = n_classes;
+    st = ps_train_run(&tj, &res);
+    if (st == PS_OK) st = write_result(dir, res.pruned ? "PRUNED" : "COMPLETE", res.mean_dice, &res, NULL);
+    else if (st == PS_ERR_NONFINITE) st = write_result(dir, "FAIL", NAN, &res, "diverged");
+    else {
+      char reason[1024];
+      snprintf(reason, sizeof reason, "%s", ps_last_error());
+      write_result(dir, "FAIL", NAN, &res, reason);
+    }
+  } else {
+    char reason[1024];
+    snprintf(reason, sizeof reason, "%s", ps_last_error());
+    write_result(dir, "FAIL", NAN, &res, reason);
+  }
+  ps_train_result_free(&res);
+  free(tr);
+  free(va);
+  ps_study_free_cases(cases, n);
+  cJSON_Delete(job);
+  cJSON_Delete(cfg);
+  free(job_path);
+  free(cfg_path);
+  return st;
+}

@@ -1,0 +1,130 @@
+/* proxyseg train: train one configuration on a dataset (preprocessed into a
+ * cache first), validate on a fixed split, write metrics.json, log.txt and
+ * checkpoint.h5 into --out. */
+#include "cli.h"
+#include "proxyseg/study.h"
+#include "proxyseg/train.h"
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: proxyseg train --dataset DIR --out DIR [--config FILE] [--set key=value]... [--cache DIR]\n"
+          "                      [--resume] [--init CKPT] [--subset FILE.json]\n"
+          "  --dataset DIR   MSD or nnU-Net v2 dataset folder (dataset.json, imagesTr, labelsTr)\n"
+          "  --out DIR       output folder (metrics.json, log.txt, checkpoint.h5, config.json)\n"
+          "  --config FILE   JSON config over the defaults; --set key=value overrides single keys\n"
+          "  --cache DIR     preprocessed cache (default OUT/preprocessed; rebuilt when the plan changes)\n"
+          "  --resume        continue from OUT/checkpoint.h5\n"
+          "  --init CKPT     initialise the weights from a checkpoint (fine-tuning / warm start)\n"
+          "  --subset FILE   train only on the cases kept in a proxy-data result (proxy/cases.json)\n"
+          "  --print-config  print the resolved config and exit\n\nconfig keys:\n%s",
+          ps_train_config_doc());
+}
+
+int cmd_train(int argc, char **argv) {
+  const char *dataset = NULL, *out = NULL, *config = NULL, *cache = NULL, *init = NULL, *subset = NULL;
+  bool resume = false, print_only = false;
+  const char **sets = calloc((size_t)argc, sizeof *sets);
+  int n_sets = 0;
+  static struct option opts[] = {{"dataset", required_argument, 0, 'd'}, {"out", required_argument, 0, 'o'},
+                                 {"config", required_argument, 0, 'c'},  {"set", required_argument, 0, 's'},
+                                 {"cache", required_argument, 0, 'C'},   {"resume", no_argument, 0, 'r'},
+                                 {"init", required_argument, 0, 'i'},    {"subset", required_argument, 0, 'S'},
+                                 {"print-config", no_argument, 0, 'p'},  {"help", no_argument, 0, 'h'},
+                                 {0, 0, 0, 0}};
+  int c;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    switch (c) {
+    case 'd': dataset = optarg; break;
+    case 'o': out = optarg; break;
+    case 'c': config = optarg; break;
+    case 's': sets[n_sets++] = optarg; break;
+    case 'C': cache = optarg; break;
+    case 'r': resume = true; break;
+    case 'i': init = optarg; break;
+    case 'S': subset = optarg; break;
+    case 'p': print_only = true; break;
+    case 'h': usage(stdout); free(sets); return 0;
+    default: usage(stderr); free(sets); return 2;
+    }
+  }
+  cJSON *cfg = NULL;
+  ps_status st = ps_train_config_resolve(config, sets, n_sets, &cfg);
+  free(sets);
+  if (st) return ps_cli_fail("train", st);
+  if (print_only) {
+    char *s = cJSON_Print(cfg);
+    printf("%s\n", s);
+    free(s);
+    cJSON_Delete(cfg);
+    return 0;
+  }
+  if (!dataset || !out) { usage(stderr); cJSON_Delete(cfg); return 2; }
+  char *cache_dir = cache ? ps_strdup(cache) : ps_path_join(out, "preprocessed");
+  ps_case *cases = NULL;
+  int n = 0, n_classes = 0, *tr = NULL, *va = NULL, n_tr = 0, n_va = 0;
+  cJSON *sub = NULL;
+  ps_train_result res = {0};
+  st = ps_mkdir_p(out);
+  if (!st) {
+    char *p = ps_path_join(out, "config.json");
+    st = ps_json_write(p, cfg);
+    free(p);
+  }
+  if (!st) st = ps_study_load_cases(dataset, cache_dir, ps_json_int(cfg, "threads", 0), &cases, &n, &n_classes);
+  if (!st) st = ps_train_split(cfg, cases, n, &tr, &n_tr, &va, &n_va);
+  if (!st && subset) {
+    st = ps_json_read(subset, &sub);
+    const cJSON *kept = cJSON_GetObjectItemCaseSensitive(sub, "kept");
+    if (!st && !cJSON_IsArray(kept)) st = ps_error(PS_ERR_DATA, "%s: no 'kept' list of case ids", subset);
+    if (!st) { /* keep the training cases that the subset names */
+      int m = 0;
+      for (int i = 0; i < n_tr; i++) {
+        const cJSON *it;
+        bool in = false;
+        cJSON_ArrayForEach(it, kept) in |= cJSON_IsString(it) && !strcmp(it->valuestring, cases[tr[i]].id);
+        if (in) tr[m++] = tr[i];
+      }
+      n_tr = m;
+      if (!n_tr) st = ps_error(PS_ERR_DATA, "%s: none of its kept cases is a training case of this split", subset);
+    }
+  }
+  if (!st) {
+    ps_train_job job = {0};
+    job.config = cfg;
+    job.cases = cases;
+    job.n_cases = n;
+    job.train_idx = tr;
+    job.n_train = n_tr;
+    job.val_idx = va;
+    job.n_val = n_va;
+    job.out_dir = out;
+    job.resume = resume;
+    job.keep_checkpoint = true;
+    job.init_checkpoint = init;
+    job.n_classes = n_classes;
+    st = ps_train_run(&job, &res);
+  }
+  if (!st) printf("{\"mean_dice\": %.6f, \"seconds\": %.2f, \"metrics\": \"%s/metrics.json\"}\n", res.mean_dice, res.seconds, out);
+  ps_train_result_free(&res);
+  free(tr);
+  free(va);
+  ps_study_free_cases(cases, n);
+  cJSON_Delete(sub);
+  cJSON_Delete(cfg);
+  free(cache_dir);
+  return st ? ps_cli_fail("train", st) : 0;
+}
+
+int cmd_trial_run(int argc, char **argv) {
+  if (argc != 3 || strcmp(argv[1], "--dir")) {
+    fprintf(stderr, "usage: proxyseg trial-run --dir TRIAL_DIR (internal: run by the search driver)\n");
+    return 2;
+  }
+  ps_status st = ps_trial_child(argv[2]);
+  /* the outcome is in result.json; the exit code only tells the driver the child ran */
+  return st == PS_OK || st == PS_ERR_NONFINITE ? 0 : ps_status_exit_code(st);
+}

@@ -1,0 +1,351 @@
+/* The trainer: one configuration, trained on a case subset and validated by
+ * sliding window on whole validation cases. Writes an nnU-Net-style log,
+ * metrics.json and checkpoint.h5; resumes from the checkpoint at an epoch
+ * boundary (the sampler is re-seeded per epoch, so a resumed run draws the same
+ * batches as an uninterrupted one). */
+#include "proxyseg/train.h"
+#include "proxyseg/augment.h"
+#include "proxyseg/infer.h"
+#include "proxyseg/nn.h"
+#include "proxyseg/sampler.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void ps_train_result_free(ps_train_result *r) {
+  if (!r) return;
+  free(r->class_dice);
+  r->class_dice = NULL;
+}
+
+static ps_status make_policy(const cJSON *cfg, ps_aug_policy *pol) {
+  const cJSON *aug = cJSON_GetObjectItemCaseSensitive(cfg, "aug");
+  const char *preset = ps_json_str(aug, "preset", "default");
+  if (!strcmp(preset, "none")) *pol = ps_aug_policy_none();
+  else if (!strcmp(preset, "default")) *pol = ps_aug_policy_default();
+  else return ps_error(PS_ERR_INVALID, "aug.preset '%s': expected none or default", preset);
+  cJSON *rest = cJSON_Duplicate(aug, 1);
+  cJSON_DeleteItemFromObjectCaseSensitive(rest, "preset");
+  ps_status st = ps_aug_policy_from_json(rest, pol);
+  cJSON_Delete(rest);
+  return st;
+}
+
+/* The schedule's config in nn.h's vocabulary, from the trainer's keys. */
+static cJSON *sched_config(const cJSON *cfg) {
+  cJSON *s = cJSON_CreateObject();
+  const cJSON *o = cJSON_GetObjectItemCaseSensitive(cfg, "schedule_opts");
+  cJSON_AddStringToObject(s, "kind", ps_json_str(cfg, "schedule", "poly"));
+  cJSON_AddNumberToObject(s, "power", ps_json_num(o, "exponent", 0.9));
+  cJSON_AddNumberToObject(s, "step_size", ps_json_num(o, "step_size", 10));
+  cJSON_AddNumberToObject(s, "gamma", ps_json_num(o, "gamma", 0.1));
+  cJSON_AddNumberToObject(s, "patience", ps_json_num(o, "patience", 3));
+  cJSON_AddNumberToObject(s, "factor", ps_json_num(o, "factor", 0.5));
+  cJSON_AddNumberToObject(s, "min_lr", ps_json_num(o, "min_lr", 1e-6));
+  cJSON_AddNumberToObject(s, "warmup_epochs", ps_json_num(o, "warmup_epochs", 0));
+  cJSON_AddStringToObject(s, "mode", "max");
+  return s;
+}
+
+static ps_loss_params loss_params(const cJSON *cfg) {
+  ps_loss_params lp = ps_loss_params_default();
+  lp.weight_ce = (float)ps_json_num(cfg, "loss.ce", 1);
+  lp.weight_dice = (float)ps_json_num(cfg, "loss.dice", 1);
+  lp.dice_batch = ps_json_bool(cfg, "loss.batch_dice", false);
+  lp.dice_smooth = (float)ps_json_num(cfg, "loss.smooth", 1e-5);
+  lp.dice_include_background = ps_json_bool(cfg, "loss.include_background", false);
+  lp.ignore_label = ps_json_int(cfg, "loss.ignore_label", -1);
+  return lp;
+}
+
+typedef struct {
+  const ps_train_job *job;
+  const cJSON *cfg;
+  ps_net *net;
+  ps_optim *opt;
+  ps_sched *sched;
+  ps_tape *tape;
+  ps_aug_policy policy;
+  ps_loss_params lp;
+  int patch[3], batch, iters, epochs, n_classes, channels;
+  float *img;
+  uint8_t *lab;
+  cJSON *hist_train, *hist_val, *hist_dice, *hist_lr, *hist_time;
+  int start_epoch;
+  double best_dice;
+} trainer;
+
+static void trainer_free(trainer *T) {
+  ps_net_free(T->net);
+  ps_optim_free(T->opt);
+  ps_sched_free(T->sched);
+  ps_tape_free(T->tape);
+  free(T->img);
+  free(T->lab);
+  cJSON_Delete(T->hist_train);
+  cJSON_Delete(T->hist_val);
+  cJSON_Delete(T->hist_dice);
+  cJSON_Delete(T->hist_lr);
+  cJSON_Delete(T->hist_time);
+}
+
+static ps_status trainer_setup(trainer *T, const ps_train_job *job) {
+  const cJSON *cfg = job->config;
+  T->job = job;
+  T->cfg = cfg;
+  T->n_classes = job->n_classes;
+  T->channels = (int)job->cases[0].image.c;
+  T->batch = ps_json_int(cfg, "batch", 2);
+  T->iters = ps_json_int(cfg, "iters_per_epoch", 20);
+  T->epochs = ps_json_int(cfg, "epochs", 8);
+  const cJSON *p = cJSON_GetObjectItemCaseSensitive(cfg, "patch");
+  for (int i = 0; i < 3; i++) T->patch[i] = cJSON_GetArrayItem(p, i)->valueint;
+  T->lp = loss_params(cfg);
+  T->best_dice = -1;
+  uint64_t seed = (uint64_t)ps_json_num(cfg, "seed", 0);
+  ps_status st = make_policy(cfg, &T->policy);
+  if (st) return st;
+  st = ps_net_create(cJSON_GetObjectItemCaseSensitive(cfg, "net"), T->channels, T->n_classes, seed, &T->net);
+  if (st) return st;
+  for (int a = 0; a < 3; a++) {
+    int div = ps_net_patch_divisor(T->net, a);
+    if (T->patch[a] % div)
+      return ps_error(PS_ERR_INVALID, "patch size %d (axis %d) is not a multiple of the network's total stride %d",
+                      T->patch[a], a, div);
+  }
+  T->opt = ps_optim_create(ps_json_str(cfg, "optimizer", "sgd"), ps_net_params(T->net),
+                           cJSON_GetObjectItemCaseSensitive(cfg, "optim"));
+  if (!T->opt) return PS_ERR_INVALID;
+  cJSON *sc = sched_config(cfg);
+  st = ps_sched_create(sc, ps_json_num(cfg, "lr", 0.01), T->epochs, &T->sched);
+  cJSON_Delete(sc);
+  if (st) return st;
+  T->tape = ps_tape_create();
+  size_t pv = (size_t)T->patch[0] * T->patch[1] * T->patch[2];
+  T->img = malloc((size_t)T->batch * T->channels * pv * sizeof(float));
+  T->lab = malloc((size_t)T->batch * pv);
+  T->hist_train = cJSON_CreateArray();
+  T->hist_val = cJSON_CreateArray();
+  T->hist_dice = cJSON_CreateArray();
+  T->hist_lr = cJSON_CreateArray();
+  T->hist_time = cJSON_CreateArray();
+  if (!T->tape || !T->img || !T->lab) return ps_error(PS_ERR_NOMEM, "out of memory");
+  if (job->init_checkpoint) {
+    st = ps_checkpoint_load(job->init_checkpoint, T->net, NULL, NULL, NULL);
+    if (st) return ps_error_prefix(st, "warm start");
+    ps_info("initialised weights from %s", job->init_checkpoint);
+  }
+  return PS_OK;
+}
+
+/* One optimisation step on one batch; returns the loss through *loss. */
+static ps_status train_step(trainer *T, ps_sampler *smp, int epoch, int it, float lr, double *loss) {
+  ps_aug_policy pol = T->policy;
+  if (T->job->hooks.before_batch) T->job->hooks.before_batch(T->job->hooks.ud, epoch, it, &pol);
+  ps_status st = ps_sampler_next(smp, &pol, T->img, T->lab);
+  if (st) return st;
+  ps_tape_reset(T->tape);
+  int64_t shape[5] = {T->batch, T->channels, T->patch[0], T->patch[1], T->patch[2]};
+  ps_tensor *x = ps_tape_wrap(T->tape, T->img, 5, shape);
+  ps_tensor *outs[8];
+  int n_outs = 0;
+  st = ps_net_forward(T->net, T->tape, x, true, outs, &n_outs);
+  if (st) return st;
+  ps_tensor *l = ps_net_loss(T->net, T->tape, outs, n_outs, T->lab, &T->lp);
+  if (!l) return PS_ERR_RUNTIME;
+  *loss = l->data[0];
+  if (!isfinite(*loss)) return ps_error(PS_ERR_NONFINITE, "diverged: the training loss is %g at epoch %d, iteration %d", *loss, epoch, it);
+  ps_params_zero_grad(ps_net_params(T->net));
+  st = ps_tape_backward(T->tape, l);
+  if (st) return st;
+  double clip = ps_json_num(T->cfg, "grad_clip", 12);
+  float norm = ps_clip_grad_norm(ps_net_params(T->net), (float)clip);
+  if (!isfinite(norm)) return ps_error(PS_ERR_NONFINITE, "diverged: the gradient norm is %g at epoch %d, iteration %d", norm, epoch, it);
+  st = ps_optim_step(T->opt, lr);
+  if (st == PS_ERR_NONFINITE) return ps_error(st, "diverged: non-finite gradient at epoch %d, iteration %d", epoch, it);
+  if (T->job->hooks.after_batch) T->job->hooks.after_batch(T->job->hooks.ud, epoch, it, *loss);
+  return st;
+}
+
+static cJSON *training_state(const trainer *T, int epoch) {
+  cJSON *s = cJSON_CreateObject();
+  cJSON_AddNumberToObject(s, "epoch", epoch);
+  cJSON_AddNumberToObject(s, "best_dice", T->best_dice);
+  cJSON_AddItemToObject(s, "train_loss", cJSON_Duplicate(T->hist_train, 1));
+  cJSON_AddItemToObject(s, "val_loss", cJSON_Duplicate(T->hist_val, 1));
+  cJSON_AddItemToObject(s, "val_dice", cJSON_Duplicate(T->hist_dice, 1));
+  cJSON_AddItemToObject(s, "lr", cJSON_Duplicate(T->hist_lr, 1));
+  cJSON_AddItemToObject(s, "epoch_seconds", cJSON_Duplicate(T->hist_time, 1));
+  cJSON_AddItemToObject(s, "sched", ps_sched_state(T->sched));
+  return s;
+}
+
+static ps_status resume_from(trainer *T, const char *ckpt) {
+  cJSON *state = NULL;
+  ps_status st = ps_checkpoint_load(ckpt, T->net, T->opt, &state, NULL);
+  if (st) return ps_error_prefix(st, "resume");
+  T->start_epoch = ps_json_int(state, "epoch", -1) + 1;
+  T->best_dice = ps_json_num(state, "best_dice", -1);
+#define TAKE(field, key)                                                      \
+  cJSON_Delete(T->field);                                                     \
+  T->field = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(state, key), 1); \
+  if (!T->field) T->field = cJSON_CreateArray();
+  TAKE(hist_train, "train_loss");
+  TAKE(hist_val, "val_loss");
+  TAKE(hist_dice, "val_dice");
+  TAKE(hist_lr, "lr");
+  TAKE(hist_time, "epoch_seconds");
+#undef TAKE
+  const cJSON *sch = cJSON_GetObjectItemCaseSensitive(state, "sched");
+  if (sch) st = ps_sched_load_state(T->sched, sch);
+  cJSON_Delete(state);
+  ps_info("resuming from %s at epoch %d", ckpt, T->start_epoch);
+  return st;
+}
+
+static ps_status write_metrics(const trainer *T, const char *dir, const ps_val_result *v, const ps_train_result *res) {
+  cJSON *m = cJSON_CreateObject();
+  cJSON_AddNumberToObject(m, "mean_dice", v->mean_dice);
+  cJSON *cd = cJSON_AddArrayToObject(m, "class_dice");
+  for (int k = 0; k < v->n_fg; k++) cJSON_AddItemToArray(cd, cJSON_CreateNumber(v->class_dice[k]));
+  cJSON_AddItemToObject(m, "per_case", cJSON_Duplicate(v->per_case, 1));
+  cJSON_AddNumberToObject(m, "val_loss", v->loss);
+  cJSON_AddItemToObject(m, "train_loss_curve", cJSON_Duplicate(T->hist_train, 1));
+  cJSON_AddItemToObject(m, "val_loss_curve", cJSON_Duplicate(T->hist_val, 1));
+  cJSON_AddItemToObject(m, "val_dice_curve", cJSON_Duplicate(T->hist_dice, 1));
+  cJSON_AddItemToObject(m, "lr_curve", cJSON_Duplicate(T->hist_lr, 1));
+  cJSON_AddItemToObject(m, "epoch_seconds", cJSON_Duplicate(T->hist_time, 1));
+  cJSON_AddNumberToObject(m, "epochs_done", res->epochs_done);
+  cJSON_AddBoolToObject(m, "pruned", res->pruned);
+  cJSON_AddNumberToObject(m, "seconds", res->seconds);
+  cJSON_AddNumberToObject(m, "train_seconds", res->train_seconds);
+  cJSON_AddNumberToObject(m, "val_seconds", res->val_seconds);
+  cJSON *split = cJSON_AddObjectToObject(m, "split");
+  cJSON *tr = cJSON_AddArrayToObject(split, "train"), *va = cJSON_AddArrayToObject(split, "val");
+  for (int i = 0; i < T->job->n_train; i++) cJSON_AddItemToArray(tr, cJSON_CreateString(T->job->cases[T->job->train_idx[i]].id));
+  for (int i = 0; i < T->job->n_val; i++) cJSON_AddItemToArray(va, cJSON_CreateString(T->job->cases[T->job->val_idx[i]].id));
+  cJSON_AddNumberToObject(split, "fold", ps_json_int(T->cfg, "val.fold", 0));
+  cJSON_AddNumberToObject(split, "folds", ps_json_int(T->cfg, "val.folds", 5));
+  char *path = ps_path_join(dir, "metrics.json");
+  ps_status st = ps_json_write(path, m);
+  free(path);
+  cJSON_Delete(m);
+  return st;
+}
+
+ps_status ps_train_run(const ps_train_job *job, ps_train_result *res) {
+  memset(res, 0, sizeof *res);
+  res->mean_dice = NAN;
+  double t0 = ps_now();
+  if (job->n_train < 1 || job->n_val < 1) return ps_error(PS_ERR_INVALID, "training needs at least one training and one validation case");
+  ps_status st = ps_mkdir_p(job->out_dir);
+  if (st) return st;
+  char *log_path = ps_path_join(job->out_dir, "log.txt");
+  char *ckpt = ps_path_join(job->out_dir, "checkpoint.h5");
+  FILE *logf = fopen(log_path, job->resume ? "a" : "w");
+  if (logf) ps_log_set_file(logf);
+  int threads = ps_json_int(job->config, "threads", 0);
+  ps_threads_set(threads);
+  trainer T;
+  memset(&T, 0, sizeof T);
+  ps_val_result v;
+  memset(&v, 0, sizeof v);
+  v.mean_dice = NAN;
+  st = trainer_setup(&T, job);
+  if (!st && job->resume && ps_path_exists(ckpt)) st = resume_from(&T, ckpt);
+  if (st) goto done;
+  {
+    char *cfg_s = cJSON_PrintUnformatted(job->config);
+    ps_info("config: %s", cfg_s);
+    free(cfg_s);
+    ps_info("training cases: %d, validation cases: %d, parameters: %zu, threads: %d", job->n_train, job->n_val,
+            ps_params_numel(ps_net_params(T.net)), ps_threads_get());
+  }
+  uint64_t seed = (uint64_t)ps_json_num(job->config, "seed", 0);
+  int every = ps_json_int(job->config, "val.every", 2);
+  double fgf = ps_json_num(job->config, "fg_fraction", 0.33);
+  for (int epoch = T.start_epoch; epoch < T.epochs; epoch++) {
+    double te = ps_now();
+    float lr = (float)ps_lr_at(T.sched, epoch);
+    ps_info("%s", "");
+    ps_info("Epoch %d", epoch);
+    ps_info("Current learning rate: %.5g", lr);
+    ps_sampler *smp = ps_sampler_create(job->cases, job->n_cases, job->train_idx, job->n_train, T.patch, T.batch, fgf,
+                                        ps_seed_derive(seed, 1000 + (uint64_t)epoch));
+    if (!smp) { st = PS_ERR_NOMEM; goto done; }
+    double sum = 0;
+    for (int it = 0; it < T.iters && !st; it++) {
+      double l;
+      st = train_step(&T, smp, epoch, it, lr, &l);
+      sum += l;
+    }
+    ps_sampler_free(smp);
+    if (st) goto done;
+    double train_loss = sum / T.iters;
+    res->train_seconds += ps_now() - te;
+    res->final_train_loss = train_loss;
+    cJSON_AddItemToArray(T.hist_train, cJSON_CreateNumber(train_loss));
+    cJSON_AddItemToArray(T.hist_lr, cJSON_CreateNumber(lr));
+    ps_info("train_loss %.4f", train_loss);
+    bool last = epoch == T.epochs - 1;
+    if ((epoch + 1) % every == 0 || last) {
+      double tv = ps_now();
+      ps_val_result_free(&v);
+      st = ps_validate(T.net, T.tape, job->config, job->cases, job->val_idx, job->n_val, T.n_classes, &v);
+      if (st) goto done;
+      res->val_seconds += ps_now() - tv;
+      cJSON_AddItemToArray(T.hist_val, cJSON_CreateNumber(v.loss));
+      cJSON_AddItemToArray(T.hist_dice, cJSON_CreateNumber(v.mean_dice));
+      char dice_s[512] = "";
+      for (int k = 0; k < v.n_fg && strlen(dice_s) < 480; k++)
+        snprintf(dice_s + strlen(dice_s), sizeof dice_s - strlen(dice_s), "%s%.4f", k ? ", " : "", v.class_dice[k]);
+      ps_info("val_loss %.4f", v.loss);
+      ps_info("Pseudo dice [%s]", dice_s);
+      if (v.mean_dice > T.best_dice) {
+        T.best_dice = v.mean_dice;
+        ps_info("Yayy! New best EMA pseudo Dice: %.4f", v.mean_dice);
+      }
+      ps_lr_observe(T.sched, v.mean_dice);
+    }
+    double ep_s = ps_now() - te;
+    cJSON_AddItemToArray(T.hist_time, cJSON_CreateNumber(ep_s));
+    ps_info("Epoch time: %.2f s", ep_s);
+    res->epochs_done = epoch + 1;
+    int ck_every = ps_json_int(job->config, "checkpoint_every", 1);
+    if (ck_every > 0 && ((epoch + 1) % ck_every == 0 || last)) {
+      cJSON *state = training_state(&T, epoch);
+      st = ps_checkpoint_save(ckpt, T.net, T.opt, state, NULL);
+      cJSON_Delete(state);
+      if (st) goto done;
+    }
+    if (((epoch + 1) % every == 0 || last) && job->hooks.after_validation &&
+        !job->hooks.after_validation(job->hooks.ud, epoch, v.mean_dice)) {
+      ps_info("trial pruned after epoch %d (pseudo Dice %.4f)", epoch, v.mean_dice);
+      res->pruned = true;
+      break;
+    }
+  }
+  if (!v.class_dice) { /* resumed after the last epoch: validate once more */
+    st = ps_validate(T.net, T.tape, job->config, job->cases, job->val_idx, job->n_val, T.n_classes, &v);
+    if (st) goto done;
+  }
+  res->mean_dice = v.mean_dice;
+  res->n_fg_classes = v.n_fg;
+  res->class_dice = malloc((size_t)(v.n_fg ? v.n_fg : 1) * sizeof(double));
+  if (res->class_dice) memcpy(res->class_dice, v.class_dice, (size_t)v.n_fg * sizeof(double));
+  res->seconds = ps_now() - t0;
+  st = write_metrics(&T, job->out_dir, &v, res);
+  if (!st && !job->keep_checkpoint) unlink(ckpt);
+  ps_info("done: mean validation Dice %.4f in %.1f s", res->mean_dice, res->seconds);
+done:
+  if (st) ps_log(PS_LOG_ERROR, "%s", ps_last_error());
+  res->seconds = ps_now() - t0;
+  ps_val_result_free(&v);
+  trainer_free(&T);
+  ps_log_set_file(NULL);
+  if (logf) fclose(logf);
+  free(log_path);
+  free(ckpt);
+  return st;
+}
