@@ -105,7 +105,10 @@ ps_status ps_trial_child(const char *dir) {
     tj.hooks.ud = &pc;
     tj.hooks.after_validation = after_validation;
     tj.n_classes = n_classes;
+    cJSON *plan = ps_train_read_plan(ps_json_str(job, "cache_dir", ""));
+    tj.plan = plan;
     st = ps_train_run(&tj, &res);
+    cJSON_Delete(plan);
     if (st == PS_OK) st = write_result(dir, res.pruned ? "PRUNED" : "COMPLETE", res.mean_dice, &res, NULL);
     else if (st == PS_ERR_NONFINITE) st = write_result(dir, "FAIL", NAN, &res, "diverged");
     else {

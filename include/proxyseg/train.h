@@ -48,7 +48,11 @@ typedef struct {
   const char *init_checkpoint;/* warm start: initialise weights from this checkpoint (NULL: none) */
   ps_train_hooks hooks;
   int n_classes;
+  const cJSON *plan;          /* preprocessing plan, stored in the checkpoint for `predict` (may be NULL) */
 } ps_train_job;
+
+/* The plan.json of a case cache (caller frees; NULL with a warning if absent). */
+cJSON *ps_train_read_plan(const char *cache_dir);
 
 typedef struct {
   double mean_dice;           /* mean over foreground classes and validation cases */

@@ -14,4 +14,16 @@ typedef struct {
 int ps_cli_fail(const char *cmd, ps_status st);
 
 int cmd_version(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+int cmd_study(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_trial_run(int argc, char **argv);
+int cmd_proxy_data(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_preprocess(int argc, char **argv);
+int cmd_evaluate(int argc, char **argv);
 #endif

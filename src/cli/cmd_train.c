@@ -106,7 +106,10 @@ int cmd_train(int argc, char **argv) {
     job.keep_checkpoint = true;
     job.init_checkpoint = init;
     job.n_classes = n_classes;
+    cJSON *plan = ps_train_read_plan(cache_dir);
+    job.plan = plan;
     st = ps_train_run(&job, &res);
+    cJSON_Delete(plan);
   }
   if (!st) printf("{\"mean_dice\": %.6f, \"seconds\": %.2f, \"metrics\": \"%s/metrics.json\"}\n", res.mean_dice, res.seconds, out);
   ps_train_result_free(&res);

@@ -24,7 +24,7 @@ static const char *defaults_json =
     "           \"include_background\": false, \"ignore_label\": -1},"
     "\"fg_fraction\": 0.33,"
     "\"net\": {\"stages\": 3, \"base_features\": 16, \"feature_multiplier\": 2, \"max_features\": 320,"
-    "          \"convs_per_stage_encoder\": 2, \"convs_per_stage_decoder\": 2, \"kernel_size\": 3,"
+    "          \"convs_per_stage_encoder\": 2, \"convs_per_stage_decoder\": 2, \"kernel_sizes\": 3,"
     "          \"norm\": \"instance\", \"activation\": \"leaky_relu\", \"leaky_slope\": 0.01,"
     "          \"downsample\": \"maxpool\", \"upsample\": \"transposed_conv\", \"residual\": false,"
     "          \"deep_supervision\": false},"

@@ -13,6 +13,17 @@
 #include <string.h>
 #include <unistd.h>
 
+cJSON *ps_train_read_plan(const char *cache_dir) {
+  char *p = ps_path_join(cache_dir, "plan.json");
+  cJSON *j = NULL;
+  if (ps_json_read(p, &j)) {
+    ps_warn("no preprocessing plan stored with the model: %s", ps_last_error());
+    j = NULL;
+  }
+  free(p);
+  return j;
+}
+
 void ps_train_result_free(ps_train_result *r) {
   if (!r) return;
   free(r->class_dice);
@@ -178,6 +189,9 @@ static cJSON *training_state(const trainer *T, int epoch) {
   cJSON_AddItemToObject(s, "lr", cJSON_Duplicate(T->hist_lr, 1));
   cJSON_AddItemToObject(s, "epoch_seconds", cJSON_Duplicate(T->hist_time, 1));
   cJSON_AddItemToObject(s, "sched", ps_sched_state(T->sched));
+  /* what `proxyseg predict` needs besides the weights */
+  cJSON_AddItemToObject(s, "config", cJSON_Duplicate(T->cfg, 1));
+  if (T->job->plan) cJSON_AddItemToObject(s, "plan", cJSON_Duplicate(T->job->plan, 1));
   return s;
 }
 

@@ -1,0 +1,216 @@
+/* proxyseg search: one search (random, rl, ...) over a space of training
+ * configs, journaled in --study DIR; re-running the same command resumes. */
+#include "cli.h"
+#include "../../search/study_context.h"
+#include "proxyseg/nn.h"
+#include "proxyseg/train.h"
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: proxyseg search --dataset DIR --space FILE --study DIR [--algo random|rl] [--trials N]\n"
+          "                       [--budget SECONDS] [--jobs K] [--seed S] [--pruner none|median]\n"
+          "                       [--proxy-data FILE.json] [--proxy-net width=W,depth=D]\n"
+          "                       [--config FILE] [--set key=value]... [--algo-opt key=value]...\n"
+          "                       [--warm-start auto|CKPT]\n"
+          "  --space FILE      search space JSON (or a shipped name: lr_aug, lr_only, arch)\n"
+          "  --proxy-data FILE train on the cases a `proxyseg proxy-data` result kept\n"
+          "  --proxy-net       shrink the network: width factor, stages removed\n"
+          "  --set key=value   fix a non-searched training key (as in `proxyseg train`)\n"
+          "  --warm-start      auto: pre-train once without augmentation, every trial fine-tunes from it\n");
+}
+
+/* "width=0.25,depth=1" */
+static ps_status parse_proxy_net(const char *s, double *w, int *d) {
+  char buf[128];
+  snprintf(buf, sizeof buf, "%s", s);
+  for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+    if (!strncmp(tok, "width=", 6)) *w = atof(tok + 6);
+    else if (!strncmp(tok, "depth=", 6)) *d = atoi(tok + 6);
+    else return ps_error(PS_ERR_INVALID, "--proxy-net '%s': expected width=W,depth=D", s);
+  }
+  if (!(*w > 0 && *w <= 1) || *d < 0) return ps_error(PS_ERR_INVALID, "--proxy-net '%s': width in (0,1], depth >= 0", s);
+  return PS_OK;
+}
+
+/* Warm start (Yang et al.): one model trained without augmentation, which every trial fine-tunes. */
+static ps_status warm_start(const char *study, const cJSON *cfg, ps_study_ctx *ctx, const cJSON *train_ids, char **ckpt) {
+  char *jp = ps_path_join(study, "journal.jsonl");
+  ps_journal *J;
+  ps_status st = ps_journal_open(jp, &J);
+  free(jp);
+  if (st) return st;
+  ps_trial **w;
+  int n = ps_journal_phase(J, "warm_start", &w);
+  int number = n ? w[0]->number : ps_journal_next_number(J);
+  free(w);
+  ps_journal_free(J);
+  cJSON *c = cJSON_Duplicate(cfg, 1);
+  ps_json_set_from_string(c, "aug.preset", "none");
+  const cJSON *cs[1] = {c};
+  st = ps_run_configs(study, "warm_start", number, cs, NULL, NULL, 1, 1, ctx->cache_dir, train_ids, ctx->val_ids, true);
+  cJSON_Delete(c);
+  *ckpt = ps_strfmt("%s/trials/%04d/checkpoint.h5", study, number);
+  if (!st && !ps_path_exists(*ckpt)) st = ps_error(PS_ERR_RUNTIME, "warm-start training failed: see %s/trials/%04d/log.txt", study, number);
+  return st;
+}
+
+int cmd_search(int argc, char **argv) {
+  const char *dataset = NULL, *space_path = NULL, *study = NULL, *algo = "random", *proxy_data = NULL, *proxy_net = NULL,
+             *config = NULL, *pruner = "none", *warm = NULL;
+  int trials = 10, jobs = 1;
+  double budget = 0, seed = 0;
+  const char **sets = calloc((size_t)argc, sizeof *sets);
+  cJSON *algo_opts = cJSON_CreateObject();
+  int n_sets = 0;
+  static struct option opts[] = {
+      {"dataset", required_argument, 0, 'd'}, {"space", required_argument, 0, 'S'},   {"study", required_argument, 0, 'o'},
+      {"algo", required_argument, 0, 'a'},    {"trials", required_argument, 0, 'n'},  {"budget", required_argument, 0, 'b'},
+      {"jobs", required_argument, 0, 'j'},    {"seed", required_argument, 0, 'e'},    {"pruner", required_argument, 0, 'p'},
+      {"proxy-data", required_argument, 0, 'P'}, {"proxy-net", required_argument, 0, 'N'}, {"config", required_argument, 0, 'c'},
+      {"set", required_argument, 0, 's'},     {"algo-opt", required_argument, 0, 'A'}, {"warm-start", required_argument, 0, 'w'},
+      {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+  int c, rc = 0;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    switch (c) {
+    case 'd': dataset = optarg; break;
+    case 'S': space_path = optarg; break;
+    case 'o': study = optarg; break;
+    case 'a': algo = optarg; break;
+    case 'n': trials = atoi(optarg); break;
+    case 'b': budget = atof(optarg); break;
+    case 'j': jobs = atoi(optarg); break;
+    case 'e': seed = atof(optarg); break;
+    case 'p': pruner = optarg; break;
+    case 'P': proxy_data = optarg; break;
+    case 'N': proxy_net = optarg; break;
+    case 'c': config = optarg; break;
+    case 's': sets[n_sets++] = optarg; break;
+    case 'w': warm = optarg; break;
+    case 'A': {
+      const char *eq = strchr(optarg, '=');
+      if (!eq) { usage(stderr); rc = 2; goto out; }
+      char key[128];
+      snprintf(key, sizeof key, "%.*s", (int)(eq - optarg), optarg);
+      ps_json_set_from_string(algo_opts, key, eq + 1);
+      break;
+    }
+    case 'h': usage(stdout); goto out;
+    default: usage(stderr); rc = 2; goto out;
+    }
+  }
+  if (!dataset || !space_path || !study || trials < 1 || jobs < 1) { usage(stderr); rc = 2; goto out; }
+  if (strcmp(pruner, "none") && strcmp(pruner, "median")) {
+    fprintf(stderr, "proxyseg search: --pruner must be none or median\n");
+    rc = 2;
+    goto out;
+  }
+  {
+    cJSON *cfg = NULL, *kept = NULL, *sub = NULL;
+    ps_space *space = NULL;
+    ps_study_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    char *wck = NULL;
+    double w = 1;
+    int dred = 0;
+    ps_status st = ps_train_config_resolve(config, sets, n_sets, &cfg);
+    if (!st && proxy_net) st = parse_proxy_net(proxy_net, &w, &dred);
+    if (!st && proxy_net) {
+      cJSON *small;
+      st = ps_arch_shrink(cJSON_GetObjectItemCaseSensitive(cfg, "net"), w, dred, &small);
+      if (!st) ps_json_set(cfg, "net", small);
+    }
+    if (!st) st = ps_space_load(space_path, &space);
+    if (st == PS_ERR_IO) { cJSON *name = cJSON_CreateString(space_path); st = ps_study_space(name, NULL, &space); cJSON_Delete(name); }
+    if (!st) st = ps_mkdir_p(study);
+    if (!st) {
+      cJSON *sj = cJSON_CreateObject();
+      cJSON_AddStringToObject(sj, "kind", "search");
+      cJSON_AddStringToObject(sj, "dataset", dataset);
+      cJSON_AddItemToObject(sj, "space", ps_space_to_json(space));
+      cJSON_AddStringToObject(sj, "algo", algo);
+      cJSON_AddItemToObject(sj, "algo_opts", cJSON_Duplicate(algo_opts, 1));
+      cJSON_AddNumberToObject(sj, "trials", trials);
+      cJSON_AddNumberToObject(sj, "seed", seed);
+      cJSON_AddStringToObject(sj, "pruner", pruner);
+      cJSON_AddStringToObject(sj, "warm_start", warm ? warm : "none");
+      cJSON_AddItemToObject(sj, "base_config", cJSON_Duplicate(cfg, 1));
+      if (proxy_data) cJSON_AddStringToObject(sj, "proxy_data_file", proxy_data);
+      cJSON *pn = cJSON_AddObjectToObject(sj, "proxy_net");
+      cJSON_AddNumberToObject(pn, "width", w);
+      cJSON_AddNumberToObject(pn, "depth", dred);
+      char *p = ps_path_join(study, "study.json");
+      if (ps_path_exists(p)) { /* resume: the settings that shape proposals must not change */
+        cJSON *old = NULL;
+        st = ps_json_read(p, &old);
+        const char *keys[] = {"space", "algo", "algo_opts", "seed", "base_config", "warm_start"};
+        for (int i = 0; !st && i < 6; i++)
+          if (!cJSON_Compare(cJSON_GetObjectItem(old, keys[i]), cJSON_GetObjectItem(sj, keys[i]), 1))
+            st = ps_error(PS_ERR_INVALID, "%s: the study was created with another '%s'; use a new --study folder", p, keys[i]);
+        cJSON_Delete(old);
+      }
+      if (!st) st = ps_json_write(p, sj);
+      free(p);
+      cJSON_Delete(sj);
+    }
+    if (!st) st = ps_study_ctx_open(dataset, study, cfg, &ctx);
+    if (!st && proxy_data) {
+      st = ps_json_read(proxy_data, &sub);
+      const cJSON *k = cJSON_GetObjectItemCaseSensitive(sub, "kept");
+      if (!st && !cJSON_IsArray(k)) st = ps_error(PS_ERR_DATA, "%s: no 'kept' list", proxy_data);
+      if (!st) { /* the subset's training cases only */
+        kept = cJSON_CreateArray();
+        const cJSON *a, *b;
+        cJSON_ArrayForEach(a, ctx.train_ids) cJSON_ArrayForEach(b, k) if (cJSON_IsString(b) && !strcmp(a->valuestring, b->valuestring))
+            cJSON_AddItemToArray(kept, cJSON_CreateString(a->valuestring));
+        if (!cJSON_GetArraySize(kept)) st = ps_error(PS_ERR_DATA, "%s: none of the kept cases is a training case", proxy_data);
+      }
+    }
+    if (!kept && !st) kept = cJSON_Duplicate(ctx.train_ids, 1);
+    if (!st && warm) {
+      if (!strcmp(warm, "auto")) st = warm_start(study, cfg, &ctx, kept, &wck);
+      else wck = ps_strdup(warm);
+    }
+    if (!st) {
+      ps_phase_opts po = {0};
+      po.study_dir = study;
+      po.phase = "proxy";
+      po.space = space;
+      po.algo = algo;
+      po.algo_opts = algo_opts;
+      po.n_trials = trials;
+      po.budget_seconds = budget;
+      po.jobs = jobs;
+      po.seed = (uint64_t)seed;
+      po.base_config = cfg;
+      po.cache_dir = ctx.cache_dir;
+      po.train_ids = kept;
+      po.val_ids = ctx.val_ids;
+      po.pruner = pruner;
+      po.warm_start = wck;
+      st = ps_search_phase(&po);
+    }
+    if (!st) {
+      cJSON *head = NULL;
+      st = ps_study_report(study, &head);
+      char *s = head ? cJSON_PrintUnformatted(head) : NULL;
+      if (s) printf("%s\n", s);
+      free(s);
+      cJSON_Delete(head);
+    }
+    rc = st ? ps_cli_fail("search", st) : 0;
+    free(wck);
+    cJSON_Delete(cfg);
+    cJSON_Delete(kept);
+    cJSON_Delete(sub);
+    ps_space_free(space);
+    ps_study_ctx_close(&ctx);
+  }
+out:
+  free(sets);
+  cJSON_Delete(algo_opts);
+  return rc;
+}
