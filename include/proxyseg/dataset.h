@@ -1,0 +1,74 @@
+/* Segmentation datasets on disk: the Medical Segmentation Decathlon layout
+ * (dataset.json with modality/labels/training, 4D multi-modal images) and the
+ * nnU-Net v2 raw layout (channel_names, file_ending, CASE_0000 per channel).
+ * Paths that leave the dataset root are refused with PS_ERR_DATA. */
+#ifndef PROXYSEG_DATASET_H
+#define PROXYSEG_DATASET_H
+
+#include <cjson/cJSON.h>
+#include "proxyseg/core.h"
+#include "proxyseg/data.h"
+#include "proxyseg/nifti.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ps_dataset ps_dataset;
+
+/* Parse dir/dataset.json and list the cases (files need not all exist yet:
+ * ps_dataset_check reports missing ones, ps_dataset_load_case fails on them). */
+ps_status ps_dataset_open(const char *dir, ps_dataset **out);
+void ps_dataset_free(ps_dataset *d); /* NULL ok */
+
+const char *ps_dataset_format(const ps_dataset *d);   /* "msd" | "nnunet_v2" */
+const char *ps_dataset_name(const ps_dataset *d);
+const char *ps_dataset_root(const ps_dataset *d);     /* realpath of dir */
+const cJSON *ps_dataset_json(const ps_dataset *d);    /* the parsed dataset.json */
+
+/* Channels (modalities), in channel order. */
+int ps_dataset_n_channels(const ps_dataset *d);
+const char *ps_dataset_channel_name(const ps_dataset *d, int c); /* "CT", "T2", ... */
+
+/* Declared labels, sorted by id; n_classes = largest id + 1. */
+int ps_dataset_n_labels(const ps_dataset *d);
+int ps_dataset_label_id(const ps_dataset *d, int k);
+const char *ps_dataset_label_name(const ps_dataset *d, int k);
+int ps_dataset_n_classes(const ps_dataset *d);
+
+/* Training cases. MSD has one image file per case holding every channel (4D);
+ * nnU-Net v2 has one file per channel. Paths are absolute. */
+int ps_dataset_n_cases(const ps_dataset *d);
+const char *ps_dataset_case_id(const ps_dataset *d, int i);
+int ps_dataset_n_image_files(const ps_dataset *d, int i);
+const char *ps_dataset_image_path(const ps_dataset *d, int i, int f);
+const char *ps_dataset_label_path(const ps_dataset *d, int i);
+
+/* Test cases (no labels): MSD "test" list, nnU-Net imagesTs/. */
+int ps_dataset_n_test(const ps_dataset *d);
+const char *ps_dataset_test_id(const ps_dataset *d, int i);
+int ps_dataset_n_test_files(const ps_dataset *d, int i);
+const char *ps_dataset_test_path(const ps_dataset *d, int i, int f);
+
+/* Load case i: img gets C channels (C = n_channels), lab the label map (lab may
+ * be NULL to skip it), info the first image file's header (nullable). Checks
+ * that channels and label agree in shape and affine (1e-3 relative) and that
+ * every label value is declared; PS_ERR_DATA naming the case and file if not. */
+ps_status ps_dataset_load_case(const ps_dataset *d, int i, ps_volume *img, ps_labelmap *lab, ps_nifti_info *info);
+/* Load test case i (images only). */
+ps_status ps_dataset_load_test(const ps_dataset *d, int i, ps_volume *img, ps_nifti_info *info);
+
+/* Scan every case (headers first, then voxel values) and build a report:
+ * {format, name, n_cases, modalities, labels, n_classes, median_shape [D,H,W],
+ *  median_spacing [D,H,W], cases: [{id, shape, spacing, datatype, orientation}],
+ *  problems: [{case, file, problem}], ok}. Problems in the data do not make it
+ * fail (they are in the report); PS_OK unless out of memory. Caller frees. */
+ps_status ps_dataset_check(const ps_dataset *d, cJSON **report);
+
+/* Do two affines agree within rel (relative to the larger entry magnitude, at least 1)? */
+int ps_affine_close(const double a[4][4], const double b[4][4], double rel);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,43 @@
+#!/bin/sh
+# Build the libFuzzer targets with clang (-fsanitize=fuzzer,address) and run
+# each for N seconds (default 30) from a small seed corpus generated here.
+# usage: tests/fuzz/run_fuzz.sh [SECONDS] [BUILD_DIR]     (exit 0: no crash)
+set -eu
+SECS=${1:-30}
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${2:-$SRC/build-fuzz}
+CC=${CC:-clang}
+command -v "$CC" >/dev/null || { echo "run_fuzz.sh: $CC not found" >&2; exit 2; }
+cmake -S "$SRC" -B "$BUILD" -DCMAKE_C_COMPILER="$CC" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPS_FUZZ=ON \
+  -DPS_NATIVE=OFF -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link,address -fno-omit-frame-pointer" >/dev/null
+make -C "$BUILD" -j2 fuzz_nifti fuzz_dataset_json test_nifti >/dev/null
+
+WORK=$BUILD/fuzz-work
+rm -rf "$WORK" && mkdir -p "$WORK/nifti" "$WORK/json" "$WORK/seeds"
+# NIfTI seeds: valid round-trip files and the hostile set from test_nifti
+(cd "$WORK/seeds" && ASAN_OPTIONS=detect_leaks=0 "$BUILD/tests/test_nifti" >/dev/null 2>&1) || true
+"$BUILD/tests/test_nifti" --write-hostile "$WORK/nifti"
+find "$WORK/seeds" -name '*.nii*' -size -8k -exec cp {} "$WORK/nifti/" \;
+# dataset.json seeds: MSD, nnU-Net v2 and broken variants
+cat >"$WORK/json/msd.json" <<'J'
+{"name": "T", "modality": {"0": "CT"}, "labels": {"0": "background", "1": "x"}, "numTraining": 1,
+ "training": [{"image": "./imagesTr/a.nii.gz", "label": "./labelsTr/a.nii.gz"}], "test": ["./imagesTr/a.nii.gz"]}
+J
+cat >"$WORK/json/nnunet.json" <<'J'
+{"channel_names": {"0": "T2", "1": "ADC"}, "labels": {"background": 0, "x": 1}, "numTraining": 1, "file_ending": ".nii.gz"}
+J
+printf '{"modality": {"0": "CT"}, "labels": {"0": "bg"}, "training": [{"image": "../x", "label": "/etc/passwd"}]}' \
+  >"$WORK/json/escape.json"
+printf '{"channel_names": {"0": "CT"}, "labels": {"background": 0, "r": [1, 2]}, "file_ending": ".nii"}' \
+  >"$WORK/json/region.json"
+
+status=0
+for t in fuzz_nifti:nifti fuzz_dataset_json:json; do
+  bin=${t%%:*} corpus=$WORK/${t##*:}
+  echo "== $bin for ${SECS}s (corpus $(ls "$corpus" | wc -l) seeds)"
+  (cd "$WORK" && ASAN_OPTIONS=detect_leaks=1 "$BUILD/tests/$bin" -max_total_time="$SECS" -rss_limit_mb=2048 \
+    -malloc_limit_mb=1024 -print_final_stats=1 "$corpus" 2>"$WORK/$bin.log") || { status=1; echo "$bin FAILED:"; }
+  grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb)|ERROR|SUMMARY|Done" "$WORK/$bin.log" || true
+done
+rm -rf /tmp/ps_fuzz_nifti_* /tmp/ps_fuzz_dataset_*
+exit $status
