@@ -8,6 +8,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
+uint64_t ps_trial_seed(uint64_t study_seed, int number) { return ps_seed_derive(study_seed, (uint64_t)number) & 0x7fffffffu; }
+
 char *ps_trial_dir(const char *study_dir, int number) { return ps_strfmt("%s/trials/%04d", study_dir, number); }
 
 typedef struct {
@@ -192,7 +194,7 @@ ps_status ps_search_phase(const ps_phase_opts *o) {
         number = next_number++;
         n_started++;
       }
-      uint64_t seed = ps_seed_derive(o->seed, (uint64_t)number);
+      uint64_t seed = ps_trial_seed(o->seed, number);
       cJSON *params;
       cJSON *cfg = config_for(o->space, o->base_config, x, seed, &params);
       st = launch(&P, number, -1, params, x, d, cfg, seed);

@@ -229,7 +229,10 @@ ps_status ps_journal_end(ps_journal *j, int number, ps_trial_state state, double
   cJSON_AddNumberToObject(ev, "seconds", seconds);
   if (fields) {
     const cJSON *it;
-    cJSON_ArrayForEach(it, fields) cJSON_AddItemToObject(ev, it->string, cJSON_Duplicate(it, 1));
+    cJSON_ArrayForEach(it, fields) {
+      if (!cJSON_GetObjectItemCaseSensitive(ev, it->string)) /* the event's own keys win */
+        cJSON_AddItemToObject(ev, it->string, cJSON_Duplicate(it, 1));
+    }
   }
   return append(j, ev);
 }

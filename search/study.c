@@ -102,7 +102,7 @@ static ps_status rerun_trials(const char *study_dir, const char *phase, ps_trial
     cJSON *c = cJSON_Duplicate(side_cfg, 1);
     const cJSON *it;
     cJSON_ArrayForEach(it, src[i]->params) ps_json_set(c, it->string, cJSON_Duplicate(it, 1));
-    ps_json_set(c, "seed", cJSON_CreateNumber((double)ps_seed_derive(seed, (uint64_t)(first + i))));
+    ps_json_set(c, "seed", cJSON_CreateNumber((double)ps_trial_seed(seed, first + i)));
     cfgs[i] = c;
     params[i] = src[i]->params;
     refs[i] = src[i]->number;

@@ -110,7 +110,11 @@ ps_status ps_trial_child(const char *dir) {
     st = ps_train_run(&tj, &res);
     cJSON_Delete(plan);
     if (st == PS_OK) st = write_result(dir, res.pruned ? "PRUNED" : "COMPLETE", res.mean_dice, &res, NULL);
-    else if (st == PS_ERR_NONFINITE) st = write_result(dir, "FAIL", NAN, &res, "diverged");
+    else if (st == PS_ERR_NONFINITE) { /* the message starts with "diverged: ..." and says where */
+      char reason[1024];
+      snprintf(reason, sizeof reason, "%s", ps_last_error());
+      st = write_result(dir, "FAIL", NAN, &res, strncmp(reason, "diverged", 8) ? "diverged" : reason);
+    }
     else {
       char reason[1024];
       snprintf(reason, sizeof reason, "%s", ps_last_error());

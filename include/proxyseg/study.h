@@ -64,6 +64,10 @@ ps_status ps_study_run(const cJSON *study_cfg, const char *out_dir);
 /* Rebuild report.json and report.html from the journal and study.json. */
 ps_status ps_study_report(const char *study_dir, cJSON **headline);
 
+/* A trial's seed: derived from the study seed and the trial number, kept to 31
+ * bits so that it survives JSON (doubles) and reads well in logs. */
+uint64_t ps_trial_seed(uint64_t study_seed, int number);
+
 /* Trial folder "STUDY/trials/NNNN" (caller frees). */
 char *ps_trial_dir(const char *study_dir, int number);
 
