@@ -185,7 +185,17 @@ ps_status ps_study_report(const char *study_dir, cJSON **headline) {
     cJSON_AddNumberToObject(counts, ps_trial_state_name((ps_trial_state)s), c);
   }
   if (external) cJSON_AddItemToObject(rep, "external", cJSON_Duplicate(external, 1));
-  if (algo_rep) cJSON_AddItemToObject(rep, "algorithm_data", cJSON_Duplicate(algo_rep, 1));
+  if (algo_rep) {
+    cJSON *ad = cJSON_Duplicate(algo_rep, 1);
+    /* the page plots algorithm_data.rewards: one reward per told trial (RL) */
+    const cJSON *tr = cJSON_GetObjectItemCaseSensitive(algo_rep, "trials");
+    if (cJSON_IsArray(tr) && !cJSON_GetObjectItemCaseSensitive(ad, "rewards")) {
+      cJSON *rw = cJSON_AddArrayToObject(ad, "rewards");
+      const cJSON *t;
+      cJSON_ArrayForEach(t, tr) cJSON_AddItemToArray(rw, cJSON_CreateNumber(ps_json_num(t, "reward", 0)));
+    }
+    cJSON_AddItemToObject(rep, "algorithm_data", ad);
+  }
   cJSON *trials = cJSON_CreateArray();
   for (int i = 0; i < J->n; i++) cJSON_AddItemToArray(trials, trial_json(&J->trials[i]));
   if (!st) {

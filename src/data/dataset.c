@@ -337,14 +337,17 @@ ps_status ps_dataset_open(const char *dir, ps_dataset **out) {
   if (!dir || !out) return ps_error(PS_ERR_INVALID, "ps_dataset_open: NULL argument");
   *out = NULL;
   char resolved[PATH_MAX];
-  if (!realpath(dir, resolved)) return ps_error(PS_ERR_IO, "%s: cannot open dataset folder: %s", dir, strerror(errno));
+  /* a missing folder or dataset.json is bad input (exit 3), not an I/O failure */
+  if (!realpath(dir, resolved)) return ps_error(PS_ERR_DATA, "%s: cannot open dataset folder: %s", dir, strerror(errno));
   if (!ps_is_dir(resolved)) return ps_error(PS_ERR_DATA, "%s: not a folder", dir);
   ps_dataset *d = calloc(1, sizeof *d);
   if (!d) return ps_error(PS_ERR_NOMEM, "out of memory");
   d->root = ps_strdup(resolved);
   d->num_training_declared = -1;
   char *jp = ps_path_join(d->root, "dataset.json");
-  ps_status st = jp ? ps_json_read(jp, &d->json) : ps_error(PS_ERR_NOMEM, "out of memory");
+  ps_status st = !jp ? ps_error(PS_ERR_NOMEM, "out of memory")
+                : !ps_path_exists(jp) ? ps_error(PS_ERR_DATA, "%s: not a dataset folder (no dataset.json)", d->root)
+                : ps_json_read(jp, &d->json);
   free(jp);
   if (st == PS_OK && !cJSON_IsObject(d->json))
     st = ps_error(PS_ERR_DATA, "%s/dataset.json: not a JSON object", d->root);

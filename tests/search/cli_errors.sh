@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Bad input to the pipeline commands: a clear message naming the problem, the
+# documented exit code (2 usage, 3 bad data), and no partial output left behind.
+set -uo pipefail
+exe=$1
+rm -rf tmp_cli_errors; mkdir -p tmp_cli_errors; cd tmp_cli_errors
+pass=0; fail=0
+expect() { # expect CODE PATTERN -- command...
+  local code=$1 pat=$2; shift 3
+  "$@" > out.txt 2> err.txt; local rc=$?
+  if [ "$rc" = "$code" ] && grep -qE "$pat" err.txt; then pass=$((pass+1));
+  else fail=$((fail+1)); echo "FAIL: '$*' -> exit $rc (want $code), stderr: $(head -c 300 err.txt)"; fi
+}
+expect 2 "unknown command" -- "$exe" frobnicate
+expect 2 "usage" -- "$exe" train --out x
+expect 2 "unknown config key 'epoch'" -- "$exe" train --print-config --set epoch=3
+expect 2 "'lr' = -1 is outside" -- "$exe" train --print-config --set lr=-1
+expect 2 "optimizer' must be one of" -- "$exe" train --print-config --set optimizer=lbfgs
+echo '{"epochs": 2, "typo_key": 1}' > cfg.json
+expect 2 "cfg.json: unknown config key 'typo_key'" -- "$exe" train --print-config --config cfg.json
+echo '{"epochs": 2,' > broken.json
+expect 3 "broken.json: invalid JSON" -- "$exe" train --print-config --config broken.json
+mkdir -p empty
+expect 3 "no dataset.json" -- "$exe" train --dataset empty --out o1
+"$exe" generate --out ds --cases 6 --size 16 --seed 1 2>/dev/null
+expect 2 "not a multiple of the network's total stride" -- "$exe" train --dataset ds --out o2 --set patch=[10,10,10] --set net.stages=3
+expect 2 "search space .* not found" -- "$exe" search --dataset ds --space nosuch.json --study s1 --trials 1
+echo '{"params": [{"key": "lr", "type": "float", "low": 1, "high": 0.1}]}' > bad_space.json
+expect 3 "bad_space.json: param .lr.: low 1 > high" -- "$exe" search --dataset ds --space bad_space.json --study s2 --trials 1
+expect 2 "unknown search algorithm 'bayes'" -- "$exe" search --dataset ds --space lr_only --algo bayes --study s3 --trials 1 --set patch=[16,16,16] --set net.stages=2
+echo '{"trials": 1, "typo": 2}' > study_bad.json
+expect 2 "unknown key 'typo'" -- "$exe" study --config study_bad.json --out st
+head -c 377 /dev/urandom > fake.h5
+expect 3 "fake.h5" -- "$exe" predict --model fake.h5 --input ds/imagesTr --out pred
+if [ -d pred ] && [ -n "$(ls -A pred)" ]; then fail=$((fail+1)); echo "FAIL: predict left output behind"; else pass=$((pass+1)); fi
+echo "cli_errors: $pass passed, $fail failed"
+[ "$fail" = 0 ]
