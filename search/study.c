@@ -224,9 +224,15 @@ ps_status ps_study_run(const cJSON *user_cfg, const char *out_dir) {
     po.train_ids = kept;
     po.val_ids = ctx.val_ids;
     po.pruner = ps_json_str(cfg, "pruner", "none");
-    ps_info("proxy search: %s, %d trials, network width x%.2f depth -%d", po.algo, po.n_trials,
+    char *wck = NULL;
+    if (ps_json_bool(cfg, "warm_start", false))
+      st = ps_study_warm_start(out_dir, proxy_cfg, ctx.cache_dir, kept, ctx.val_ids, &wck);
+    po.warm_start = wck;
+    if (!st) ps_info("proxy search: %s, %d trials, network width x%.2f depth -%d", po.algo, po.n_trials,
             ps_json_num(cfg, "proxy_net.width", 1), ps_json_int(cfg, "proxy_net.depth", 0));
-    st = ps_search_phase(&po);
+    if (!st) st = ps_search_phase(&po);
+    free(wck);
+    po.warm_start = NULL;
   }
   /* full-scale re-training of the winner and a stratified sample */
   char *jpath = ps_path_join(out_dir, "journal.jsonl");

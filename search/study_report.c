@@ -212,7 +212,9 @@ ps_status ps_study_report(const char *study_dir, cJSON **headline) {
     cJSON *h = cJSON_CreateObject();
     cJSON_AddItemToObject(h, "spearman", cJSON_Duplicate(ps_json_path(rep, "correlation.spearman"), 1));
     cJSON_AddItemToObject(h, "speedup", cJSON_Duplicate(sp, 1));
-    cJSON_AddItemToObject(h, "best", cJSON_Duplicate(ps_json_path(rep, "best"), 1));
+    cJSON *best = cJSON_Duplicate(ps_json_path(rep, "best"), 1);
+    cJSON_DeleteItemFromObject(best, "config"); /* the headline names the searched params only */
+    cJSON_AddItemToObject(h, "best", best);
     *headline = h;
   }
   free(px); free(fx); free(ids);

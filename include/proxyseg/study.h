@@ -59,6 +59,12 @@ ps_status ps_run_configs(const char *study_dir, const char *phase, int first_num
  * and config.json there, trains, and writes result.json. */
 ps_status ps_trial_child(const char *trial_dir);
 
+/* Warm start (Yang et al. 2019): train one model without augmentation once
+ * (phase "warm_start", journaled, reused on resume); every trial then
+ * fine-tunes from its checkpoint, returned in *ckpt (caller frees). */
+ps_status ps_study_warm_start(const char *study_dir, const cJSON *config, const char *cache_dir,
+                              const cJSON *train_ids, const cJSON *val_ids, char **ckpt);
+
 /* ---- the whole study ---- */
 ps_status ps_study_run(const cJSON *study_cfg, const char *out_dir);
 /* Rebuild report.json and report.html from the journal and study.json. */

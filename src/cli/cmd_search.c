@@ -35,28 +35,6 @@ static ps_status parse_proxy_net(const char *s, double *w, int *d) {
   return PS_OK;
 }
 
-/* Warm start (Yang et al.): one model trained without augmentation, which every trial fine-tunes. */
-static ps_status warm_start(const char *study, const cJSON *cfg, ps_study_ctx *ctx, const cJSON *train_ids, char **ckpt) {
-  char *jp = ps_path_join(study, "journal.jsonl");
-  ps_journal *J;
-  ps_status st = ps_journal_open(jp, &J);
-  free(jp);
-  if (st) return st;
-  ps_trial **w;
-  int n = ps_journal_phase(J, "warm_start", &w);
-  int number = n ? w[0]->number : ps_journal_next_number(J);
-  free(w);
-  ps_journal_free(J);
-  cJSON *c = cJSON_Duplicate(cfg, 1);
-  ps_json_set_from_string(c, "aug.preset", "none");
-  const cJSON *cs[1] = {c};
-  st = ps_run_configs(study, "warm_start", number, cs, NULL, NULL, 1, 1, ctx->cache_dir, train_ids, ctx->val_ids, true);
-  cJSON_Delete(c);
-  *ckpt = ps_strfmt("%s/trials/%04d/checkpoint.h5", study, number);
-  if (!st && !ps_path_exists(*ckpt)) st = ps_error(PS_ERR_RUNTIME, "warm-start training failed: see %s/trials/%04d/log.txt", study, number);
-  return st;
-}
-
 int cmd_search(int argc, char **argv) {
   const char *dataset = NULL, *space_path = NULL, *study = NULL, *algo = "random", *proxy_data = NULL, *proxy_net = NULL,
              *config = NULL, *pruner = "none", *warm = NULL;
@@ -171,7 +149,7 @@ int cmd_search(int argc, char **argv) {
     }
     if (!kept && !st) kept = cJSON_Duplicate(ctx.train_ids, 1);
     if (!st && warm) {
-      if (!strcmp(warm, "auto")) st = warm_start(study, cfg, &ctx, kept, &wck);
+      if (!strcmp(warm, "auto")) st = ps_study_warm_start(study, cfg, ctx.cache_dir, kept, ctx.val_ids, &wck);
       else wck = ps_strdup(warm);
     }
     if (!st) {
