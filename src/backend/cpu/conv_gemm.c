@@ -1,0 +1,386 @@
+/* Fast CPU 3D conv: per sample and group, slabs of output lines are unfolded
+ * by vol2col into a capped, reused column buffer and multiplied with
+ * cblas_sgemm (called outside any parallel region, so OpenBLAS threads are the
+ * only level). 1x1x1 stride-1 convs multiply the volume directly; depthwise
+ * convs use a direct kernel. Also the reference/fast dispatch. */
+#include "backend/cpu/conv_kernels.h"
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- column scratch: cached per calling thread, grown on demand ---- */
+static size_t g_cap_bytes = 0; /* 0: not yet read from the environment */
+static _Thread_local float *t_buf = NULL;
+static _Thread_local size_t t_buf_elems = 0;
+static bool g_atexit_done = false;
+
+void ps_conv_scratch_release(void) {
+  free(t_buf);
+  t_buf = NULL;
+  t_buf_elems = 0;
+}
+
+static void release_at_exit(void) { ps_conv_scratch_release(); }
+
+void ps_conv_set_scratch_cap(size_t bytes) { g_cap_bytes = bytes < 4096 ? 4096 : bytes; }
+
+static size_t scratch_cap(void) {
+  if (!g_cap_bytes) {
+    const char *e = getenv("PS_CONV_SCRATCH_MB");
+    long mb = e ? strtol(e, NULL, 10) : 0;
+    g_cap_bytes = mb > 0 ? (size_t)mb << 20 : (size_t)2 << 20;
+  }
+  return g_cap_bytes;
+}
+
+static float *scratch(size_t elems) {
+  if (elems <= t_buf_elems) return t_buf;
+  free(t_buf);
+  size_t bytes = (elems * sizeof(float) + 63) & ~(size_t)63;
+  t_buf = aligned_alloc(64, bytes);
+  t_buf_elems = t_buf ? elems : 0;
+  if (!t_buf) ps_error(PS_ERR_NOMEM, "conv_gemm.c: cannot allocate a %zu-byte column buffer", bytes);
+  if (t_buf && !g_atexit_done) {
+    g_atexit_done = true;
+    atexit(release_at_exit);
+  }
+  return t_buf;
+}
+
+/* ---- plan ---- */
+static int64_t kvol_of(const ps_conv_geom *g) { return (int64_t)g->ks[0] * g->ks[1] * g->ks[2]; }
+static int64_t in_vox(const ps_conv_geom *g) { return g->in[0] * g->in[1] * g->in[2]; }
+static int64_t out_vox(const ps_conv_geom *g) { return g->out[0] * g->out[1] * g->out[2]; }
+
+bool ps_conv_tiles(const ps_conv_geom *g) {
+  for (int i = 0; i < 3; i++)
+    if (g->ks[i] != g->stride[i] || g->pad[i] != 0 || (g->ks[i] > 1 && g->dil[i] != 1) ||
+        g->in[i] != g->out[i] * g->stride[i])
+      return false;
+  return true;
+}
+
+ps_conv_gemm_plan ps_conv_plan(const ps_conv_geom *g) {
+  ps_conv_gemm_plan p = {0};
+  const int64_t cg = g->c / g->groups, kg = g->k / g->groups, rows = cg * kvol_of(g);
+  const int64_t lines = g->out[0] * g->out[1], OW = g->out[2];
+  p.direct = g->groups > 1 && cg == 1 && kg == 1;
+  p.no_col = kvol_of(g) == 1;
+  for (int i = 0; i < 3; i++)
+    if (g->stride[i] != 1 || g->pad[i] != 0 || g->in[i] != g->out[i]) p.no_col = false;
+  p.m = kg;
+  p.k = rows;
+  p.total_cols = lines * OW;
+  if (p.no_col) {
+    p.n = p.total_cols;
+    p.slabs = 1;
+  } else {
+    int64_t per = (int64_t)(scratch_cap() / sizeof(float)) / (rows * OW);
+    if (per < 1) per = 1;
+    if (per > lines) per = lines;
+    p.n = per * OW;
+    p.slabs = (lines + per - 1) / per;
+  }
+  return p;
+}
+
+static void zero_floats(float *p, int64_t n) {
+  const int64_t chunk = 1 << 16, nch = (n + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static) if (nch > 1)
+  for (int64_t i = 0; i < nch; i++) {
+    int64_t a = i * chunk, b = a + chunk < n ? a + chunk : n;
+    memset(p + a, 0, (size_t)(b - a) * sizeof(float));
+  }
+}
+
+/* ---- depthwise (one input and one output channel per group): direct loops over
+ * output rows, each tap adding a scaled input run; parallel over (n, channel). ---- */
+typedef struct {
+  int64_t lo, hi;  /* valid ow range for one kx */
+} run;
+
+static void runs_for(const ps_conv_geom *g, run *rx) {
+  for (int kx = 0; kx < g->ks[2]; kx++) {
+    int64_t ix0 = (int64_t)kx * g->dil[2] - g->pad[2], s = g->stride[2];
+    int64_t a = ix0 < 0 ? (-ix0 + s - 1) / s : 0;
+    int64_t b = g->in[2] - 1 - ix0 < 0 ? 0 : (g->in[2] - 1 - ix0) / s + 1;
+    if (b > g->out[2]) b = g->out[2];
+    if (a > b) a = b;
+    rx[kx].lo = a;
+    rx[kx].hi = b;
+  }
+}
+
+/* mode 0: y = b + conv(x); 1: dx (+)= conv^T(dy); 2: dw += (in double) */
+static ps_status depthwise(const ps_conv_geom *g, int mode, const float *x, const float *w, const float *b,
+                           float *y, bool accumulate, double *dwacc) {
+  const int64_t D = g->in[0], H = g->in[1], W = g->in[2], OD = g->out[0], OH = g->out[1], OW = g->out[2];
+  const int kd = g->ks[0], kh = g->ks[1], kw = g->ks[2], sw = g->stride[2];
+  const int64_t kvol = kvol_of(g), C = g->c;
+  run *rx = malloc((size_t)kw * sizeof *rx);
+  if (!rx) return ps_error(PS_ERR_NOMEM, "conv_gemm.c: out of memory");
+  runs_for(g, rx);
+  /* weight-grad reduces over n inside one task, so parallelise over channels only */
+  const int64_t tasks = mode == 2 ? C : g->n * C;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t task = 0; task < tasks; task++) {
+    const int64_t ch = mode == 2 ? task : task % C;
+    const int64_t n0 = mode == 2 ? 0 : task / C, n1 = mode == 2 ? g->n : n0 + 1;
+    const float *wc = w ? w + ch * kvol : NULL;
+    for (int64_t n = n0; n < n1; n++) {
+      const float *xp = x + (n * C + ch) * D * H * W;     /* mode 1: unused */
+      float *yp = y + (n * C + ch) * (mode == 1 ? D * H * W : OD * OH * OW);
+      if (mode == 0) {
+        const float bv = b ? b[ch] : 0.0f;
+        for (int64_t i = 0; i < OD * OH * OW; i++) yp[i] = bv;
+      } else if (mode == 1 && !accumulate) {
+        memset(yp, 0, (size_t)(D * H * W) * sizeof(float));
+      }
+      for (int64_t od = 0; od < OD; od++)
+        for (int64_t oh = 0; oh < OH; oh++) {
+          for (int kz = 0; kz < kd; kz++) {
+            const int64_t iz = od * g->stride[0] - g->pad[0] + (int64_t)kz * g->dil[0];
+            if (iz < 0 || iz >= D) continue;
+            for (int ky = 0; ky < kh; ky++) {
+              const int64_t iy = oh * g->stride[1] - g->pad[1] + (int64_t)ky * g->dil[1];
+              if (iy < 0 || iy >= H) continue;
+              for (int kx = 0; kx < kw; kx++) {
+                const int64_t t = ((int64_t)kz * kh + ky) * kw + kx, lo = rx[kx].lo, nrun = rx[kx].hi - lo;
+                const int64_t ioff = (iz * H + iy) * W + (int64_t)kx * g->dil[2] - g->pad[2] + lo * sw;
+                const int64_t ooff = (od * OH + oh) * OW + lo;
+                if (mode == 0) {
+                  const float wv = wc[t];
+                  const float *s = xp + ioff;
+                  float *d = yp + ooff;
+                  if (sw == 1)
+                    for (int64_t i = 0; i < nrun; i++) d[i] += wv * s[i];
+                  else
+                    for (int64_t i = 0; i < nrun; i++) d[i] += wv * s[i * sw];
+                } else if (mode == 1) {
+                  const float wv = wc[t];
+                  const float *s = x + (n * C + ch) * OD * OH * OW + ooff; /* x is dy here */
+                  float *d = yp + ioff;
+                  if (sw == 1)
+                    for (int64_t i = 0; i < nrun; i++) d[i] += wv * s[i];
+                  else
+                    for (int64_t i = 0; i < nrun; i++) d[i * sw] += wv * s[i];
+                } else {
+                  const float *s = xp + ioff, *dy = b + (n * C + ch) * OD * OH * OW + ooff; /* b is dy here */
+                  float acc = 0;
+                  if (sw == 1)
+                    for (int64_t i = 0; i < nrun; i++) acc += dy[i] * s[i];
+                  else
+                    for (int64_t i = 0; i < nrun; i++) acc += dy[i] * s[i * sw];
+                  dwacc[ch * kvol + t] += acc;
+                }
+              }
+            }
+          }
+        }
+    }
+  }
+  free(rx);
+  return PS_OK;
+}
+
+/* ---- GEMM path ---- */
+static void add_bias(const ps_conv_geom *g, const float *b, float *y) {
+  const int64_t P = out_vox(g), rows = g->n * g->k;
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; r++) {
+    const float bv = b[r % g->k];
+    float *p = y + r * P;
+    for (int64_t i = 0; i < P; i++) p[i] += bv;
+  }
+}
+
+/* y (=, or += when beta is 1) conv(x, w) without bias, through vol2col + sgemm. */
+static ps_status gemm_forward(const ps_conv_geom *g, const float *x, const float *w, float *y, float beta) {
+  ps_conv_gemm_plan p = ps_conv_plan(g);
+  const int64_t cg = g->c / g->groups, kg = g->k / g->groups, R = p.k, P = out_vox(g), OW = g->out[2];
+  const int64_t lines = g->out[0] * g->out[1], per = p.n / OW;
+  float *col = p.no_col ? NULL : scratch((size_t)(R * p.n));
+  if (!p.no_col && !col) return PS_ERR_NOMEM;
+  for (int64_t n = 0; n < g->n; n++)
+    for (int grp = 0; grp < g->groups; grp++) {
+      const float *xg = x + (n * g->c + grp * cg) * in_vox(g), *wg = w + grp * kg * R;
+      float *yg = y + (n * g->k + grp * kg) * P;
+      if (p.no_col) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)kg, (int)P, (int)cg, 1.0f, wg, (int)R, xg,
+                    (int)P, beta, yg, (int)P);
+        continue;
+      }
+      for (int64_t l0 = 0; l0 < lines; l0 += per) {
+        const int64_t l1 = l0 + per < lines ? l0 + per : lines, nc = (l1 - l0) * OW;
+        ps_vol2col(g, xg, cg, l0, l1, col);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)kg, (int)nc, (int)R, 1.0f, wg, (int)R, col,
+                    (int)nc, beta, yg + l0 * OW, (int)P);
+      }
+    }
+  return PS_OK;
+}
+
+ps_status ps_conv_fast_forward(const ps_conv_geom *g, const float *x, const float *w, const float *b, float *y) {
+  if (ps_conv_plan(g).direct) return depthwise(g, 0, x, w, b, y, false, NULL);
+  ps_status st = gemm_forward(g, x, w, y, 0.0f);
+  if (st == PS_OK && b) add_bias(g, b, y);
+  return st;
+}
+
+/* With stride 1 the backward-data is itself a conv: of dy, padded by
+ * dil*(k-1) - pad (possibly negative), with the weight flipped and its channel
+ * axes swapped per group. Running it as a forward conv avoids col2vol's
+ * scatter and the zero fill of dx. */
+bool ps_conv_bwd_data_as_conv(const ps_conv_geom *g) {
+  /* with fewer output than input channels per group (e.g. 1 -> 16) the adjoint
+   * conv would unfold more rows than col2vol scatters */
+  if (g->k / g->groups > g->c / g->groups || kvol_of(g) == 1) return false;
+  for (int i = 0; i < 3; i++)
+    if (g->stride[i] != 1) return false;
+  return true;
+}
+
+ps_conv_geom ps_conv_bwd_data_geom(const ps_conv_geom *g) {
+  ps_conv_geom a = *g;
+  a.c = g->k;
+  a.k = g->c;
+  for (int i = 0; i < 3; i++) {
+    a.in[i] = g->out[i];
+    a.out[i] = g->in[i];
+    a.pad[i] = g->dil[i] * (g->ks[i] - 1) - g->pad[i];
+  }
+  return a;
+}
+
+static ps_status bwd_data_via_forward(const ps_conv_geom *g, const float *dy, const float *w, float *dx,
+                                      bool accumulate) {
+  const int64_t cg = g->c / g->groups, kg = g->k / g->groups, kvol = kvol_of(g);
+  const ps_conv_geom a = ps_conv_bwd_data_geom(g);
+  /* wf [c, k/groups, ks]: wf[grp*cg + ci, ko, t] = w[grp*kg + ko, ci, kvol-1-t] */
+  float *wf = malloc((size_t)(g->c * kg * kvol) * sizeof(float));
+  if (!wf) return ps_error(PS_ERR_NOMEM, "conv_gemm.c: out of memory for the flipped weight");
+  for (int grp = 0; grp < g->groups; grp++)
+    for (int64_t ko = 0; ko < kg; ko++)
+      for (int64_t ci = 0; ci < cg; ci++) {
+        const float *src = w + ((grp * kg + ko) * cg + ci) * kvol;
+        float *dst = wf + ((grp * cg + ci) * kg + ko) * kvol;
+        for (int64_t t = 0; t < kvol; t++) dst[t] = src[kvol - 1 - t];
+      }
+  ps_status st = gemm_forward(&a, dy, wf, dx, accumulate ? 1.0f : 0.0f);
+  free(wf);
+  return st;
+}
+
+ps_status ps_conv_fast_backward_data(const ps_conv_geom *g, const float *dy, const float *w, float *dx,
+                                     bool accumulate) {
+  ps_conv_gemm_plan p = ps_conv_plan(g);
+  if (p.direct) return depthwise(g, 1, dy, w, NULL, dx, accumulate, NULL);
+  const int64_t cg = g->c / g->groups, kg = g->k / g->groups, R = p.k, P = out_vox(g), OW = g->out[2];
+  const int64_t lines = g->out[0] * g->out[1], per = p.n / OW, V = in_vox(g);
+  if (!p.no_col && ps_conv_bwd_data_as_conv(g)) return bwd_data_via_forward(g, dy, w, dx, accumulate);
+  const bool assign = !accumulate && ps_conv_tiles(g);
+  float *col = p.no_col ? NULL : scratch((size_t)(R * p.n));
+  if (!p.no_col && !col) return PS_ERR_NOMEM;
+  if (!p.no_col && !accumulate && !assign) zero_floats(dx, g->n * g->c * V);
+  for (int64_t n = 0; n < g->n; n++)
+    for (int grp = 0; grp < g->groups; grp++) {
+      const float *dyg = dy + (n * g->k + grp * kg) * P, *wg = w + grp * kg * R;
+      float *dxg = dx + (n * g->c + grp * cg) * V;
+      if (p.no_col) {
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)cg, (int)P, (int)kg, 1.0f, wg, (int)R, dyg,
+                    (int)P, accumulate ? 1.0f : 0.0f, dxg, (int)P);
+        continue;
+      }
+      for (int64_t l0 = 0; l0 < lines; l0 += per) {
+        const int64_t l1 = l0 + per < lines ? l0 + per : lines, nc = (l1 - l0) * OW;
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)R, (int)nc, (int)kg, 1.0f, wg, (int)R,
+                    dyg + l0 * OW, (int)P, 0.0f, col, (int)nc);
+        ps_col2vol(g, col, cg, l0, l1, dxg, assign);
+      }
+    }
+  return PS_OK;
+}
+
+ps_status ps_conv_fast_backward_weight(const ps_conv_geom *g, const float *x, const float *dy, float *dw,
+                                       bool accumulate) {
+  ps_conv_gemm_plan p = ps_conv_plan(g);
+  const int64_t kvol = kvol_of(g);
+  if (p.direct) {
+    double *acc = calloc((size_t)(g->c * kvol), sizeof *acc);
+    if (!acc) return ps_error(PS_ERR_NOMEM, "conv_gemm.c: out of memory");
+    ps_status st = depthwise(g, 2, x, NULL, dy, NULL, false, acc);
+    for (int64_t i = 0; i < g->c * kvol && st == PS_OK; i++)
+      dw[i] = accumulate ? (float)(dw[i] + acc[i]) : (float)acc[i];
+    free(acc);
+    return st;
+  }
+  const int64_t cg = g->c / g->groups, kg = g->k / g->groups, R = p.k, P = out_vox(g), OW = g->out[2];
+  const int64_t lines = g->out[0] * g->out[1], per = p.n / OW, V = in_vox(g);
+  float *col = p.no_col ? NULL : scratch((size_t)(R * p.n));
+  if (!p.no_col && !col) return PS_ERR_NOMEM;
+  for (int grp = 0; grp < g->groups; grp++) {
+    float *dwg = dw + grp * kg * R;
+    bool first = !accumulate;
+    for (int64_t n = 0; n < g->n; n++) {
+      const float *xg = x + (n * g->c + grp * cg) * V, *dyg = dy + (n * g->k + grp * kg) * P;
+      if (p.no_col) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)kg, (int)cg, (int)P, 1.0f, dyg, (int)P, xg,
+                    (int)P, first ? 0.0f : 1.0f, dwg, (int)R);
+        first = false;
+        continue;
+      }
+      for (int64_t l0 = 0; l0 < lines; l0 += per) {
+        const int64_t l1 = l0 + per < lines ? l0 + per : lines, nc = (l1 - l0) * OW;
+        ps_vol2col(g, xg, cg, l0, l1, col);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)kg, (int)R, (int)nc, 1.0f, dyg + l0 * OW,
+                    (int)P, col, (int)nc, first ? 0.0f : 1.0f, dwg, (int)R);
+        first = false;
+      }
+    }
+  }
+  return PS_OK;
+}
+
+void ps_conv_fast_backward_bias(const ps_conv_geom *g, const float *dy, float *db, bool accumulate) {
+  const int64_t P = out_vox(g);
+#pragma omp parallel for schedule(static)
+  for (int64_t k = 0; k < g->k; k++) {
+    double s = 0;
+    for (int64_t n = 0; n < g->n; n++) {
+      const float *p = dy + (n * g->k + k) * P;
+      float part = 0;
+      for (int64_t i = 0; i < P; i++) part += p[i];
+      s += part;
+    }
+    db[k] = accumulate ? (float)(db[k] + s) : (float)s;
+  }
+}
+
+/* ---- dispatch ---- */
+static int g_reference = -1; /* -1: not yet read from PS_CONV_REFERENCE */
+
+void ps_conv_set_reference(bool on) { g_reference = on; }
+bool ps_conv_get_reference(void) {
+  if (g_reference < 0) {
+    const char *e = getenv("PS_CONV_REFERENCE");
+    g_reference = e && *e && strcmp(e, "0") != 0;
+  }
+  return g_reference == 1;
+}
+
+ps_status ps_conv_forward(const ps_conv_geom *g, const float *x, const float *w, const float *b, float *y) {
+  return ps_conv_get_reference() ? ps_conv_ref_forward(g, x, w, b, y) : ps_conv_fast_forward(g, x, w, b, y);
+}
+ps_status ps_conv_backward_data(const ps_conv_geom *g, const float *dy, const float *w, float *dx, bool accumulate) {
+  return ps_conv_get_reference() ? ps_conv_ref_backward_data(g, dy, w, dx, accumulate)
+                                 : ps_conv_fast_backward_data(g, dy, w, dx, accumulate);
+}
+ps_status ps_conv_backward_weight(const ps_conv_geom *g, const float *x, const float *dy, float *dw,
+                                  bool accumulate) {
+  return ps_conv_get_reference() ? ps_conv_ref_backward_weight(g, x, dy, dw, accumulate)
+                                 : ps_conv_fast_backward_weight(g, x, dy, dw, accumulate);
+}
+void ps_conv_backward_bias(const ps_conv_geom *g, const float *dy, float *db, bool accumulate) {
+  if (ps_conv_get_reference()) ps_conv_ref_backward_bias(g, dy, db, accumulate);
+  else ps_conv_fast_backward_bias(g, dy, db, accumulate);
+}

@@ -1,0 +1,95 @@
+/* Internal CPU kernels of the 3D convolution: plain reference loops
+ * (conv_ref.c), the dedicated vol2col/col2vol (vol2col.c) and the GEMM fast
+ * path (conv_gemm.c). The transposed conv is expressed through the same
+ * geometry: its output is the conv's input and vice versa (see op_conv.c). */
+#ifndef PS_CONV_KERNELS_H
+#define PS_CONV_KERNELS_H
+
+#include "proxyseg/core.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A conv3d in PyTorch's sense: x [n, c, in...] * w [k, c/groups, ks...] -> y [n, k, out...].
+ * out[] is given, not derived, so that a transposed conv with output_padding
+ * (whose "input" may be one voxel larger than the conv would need) fits too:
+ * positions beyond what the kernel reaches simply receive nothing. */
+typedef struct {
+  int64_t n, c, k;      /* batch, input channels, output channels */
+  int64_t in[3];        /* D, H, W of x */
+  int64_t out[3];       /* D, H, W of y */
+  int ks[3], stride[3], pad[3], dil[3];
+  int groups;
+} ps_conv_geom;
+
+/* Output size of a conv along one axis (may be <= 0 for an impossible shape). */
+static inline int64_t ps_conv_out_size(int64_t in, int k, int s, int p, int d) {
+  return (in + 2 * (int64_t)p - (int64_t)d * (k - 1) - 1) / s + 1;
+}
+
+/* ---- reference loops (conv_ref.c): direct, double accumulation, single thread ---- */
+/* y [n, k, out] = conv(x, w) + b (b may be NULL); y is overwritten. */
+ps_status ps_conv_ref_forward(const ps_conv_geom *g, const float *x, const float *w, const float *b, float *y);
+/* dx [n, c, in] (+)= conv^T(dy, w); accumulate=false overwrites. */
+ps_status ps_conv_ref_backward_data(const ps_conv_geom *g, const float *dy, const float *w, float *dx, bool accumulate);
+/* dw [k, c/groups, ks] (+)= sum over n, out of dy * x. */
+ps_status ps_conv_ref_backward_weight(const ps_conv_geom *g, const float *x, const float *dy, float *dw, bool accumulate);
+/* db [k] (+)= sum over n, out of dy. */
+void ps_conv_ref_backward_bias(const ps_conv_geom *g, const float *dy, float *db, bool accumulate);
+
+/* ---- vol2col / col2vol (vol2col.c) for one sample and one group ----
+ * The column matrix of output lines [l0, l1) (a line = one (od, oh) pair, i.e.
+ * OW contiguous outputs) has rows (c, kz, ky, kx) over the group's cg input
+ * channels and columns (line, ow): col [cg * kvol, (l1 - l0) * OW].
+ * x points at the group's first input channel of the sample. Parallel inside
+ * (OpenMP); never call from within a parallel region. */
+void ps_vol2col(const ps_conv_geom *g, const float *x, int64_t cg, int64_t l0, int64_t l1, float *col);
+/* dx += col2vol(col): the adjoint of ps_vol2col. assign: write (=) instead, valid
+ * only when every input voxel is reached exactly once (ps_conv_tiles). */
+void ps_col2vol(const ps_conv_geom *g, const float *col, int64_t cg, int64_t l0, int64_t l1, float *dx,
+                bool assign);
+/* True when the kernel tiles the input: ks == stride, pad 0, in == out * stride
+ * (e.g. the U-Net's 2x2x2 stride-2 transposed convs), so col2vol can assign. */
+bool ps_conv_tiles(const ps_conv_geom *g);
+
+/* ---- fast path (conv_gemm.c): vol2col slabs + cblas_sgemm, direct depthwise ---- */
+ps_status ps_conv_fast_forward(const ps_conv_geom *g, const float *x, const float *w, const float *b, float *y);
+ps_status ps_conv_fast_backward_data(const ps_conv_geom *g, const float *dy, const float *w, float *dx, bool accumulate);
+ps_status ps_conv_fast_backward_weight(const ps_conv_geom *g, const float *x, const float *dy, float *dw, bool accumulate);
+void ps_conv_fast_backward_bias(const ps_conv_geom *g, const float *dy, float *db, bool accumulate);
+
+/* The GEMM the fast path issues, for benchmarks: per sample and group, `calls`
+ * sgemm calls of (m, n, k) for the full slabs (the last slab may be narrower;
+ * total_cols is the exact column count per sample). direct: no GEMM
+ * (depthwise kernel); no_col: 1x1x1 stride 1, no vol2col. */
+typedef struct {
+  int64_t m, n, k;         /* forward: m = k/groups, n = slab columns, k = c/groups * kvol */
+  int64_t slabs;           /* slabs per sample and group */
+  int64_t total_cols;      /* columns per sample (= out voxels) */
+  bool direct, no_col;
+} ps_conv_gemm_plan;
+ps_conv_gemm_plan ps_conv_plan(const ps_conv_geom *g);
+
+/* Stride-1 backward-data runs as a forward conv of dy (flipped weight, padding
+ * dil*(k-1) - pad) when that unfolds no more rows than col2vol would; the
+ * geometry of that adjoint conv. */
+bool ps_conv_bwd_data_as_conv(const ps_conv_geom *g);
+ps_conv_geom ps_conv_bwd_data_geom(const ps_conv_geom *g);
+
+/* Cap of the column buffer in bytes (default 2 MiB, so a slab stays near L2/L3;
+ * env PS_CONV_SCRATCH_MB). A single output line wider than the cap is still one slab. */
+void ps_conv_set_scratch_cap(size_t bytes);
+/* The column buffer is cached per calling thread and reused across calls;
+ * this frees the calling thread's buffer (it is also freed at exit for the main thread). */
+void ps_conv_scratch_release(void);
+
+/* ---- dispatch (conv_gemm.c): reference when forced, fast otherwise ---- */
+/* Force the reference loops (tests compare both); also env PS_CONV_REFERENCE=1. */
+void ps_conv_set_reference(bool on);
+bool ps_conv_get_reference(void);
+ps_status ps_conv_forward(const ps_conv_geom *g, const float *x, const float *w, const float *b, float *y);
+ps_status ps_conv_backward_data(const ps_conv_geom *g, const float *dy, const float *w, float *dx, bool accumulate);
+ps_status ps_conv_backward_weight(const ps_conv_geom *g, const float *x, const float *dy, float *dw, bool accumulate);
+void ps_conv_backward_bias(const ps_conv_geom *g, const float *dy, float *db, bool accumulate);
+
+#endif

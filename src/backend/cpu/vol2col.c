@@ -1,0 +1,139 @@
+/* Dedicated vol2col / col2vol for 3D convs (not a generic N-d im2col): each
+ * column row is built from whole W runs — one memcpy (stride 1) or one strided
+ * gather per (row, output line), zero fill only at the borders. col2vol is
+ * parallel over input planes (c, iz), so threads write disjoint memory. */
+#include "backend/cpu/conv_kernels.h"
+#include <string.h>
+
+/* The [lo, hi) range of ow whose input column ow*s + ix0 lies inside [0, W). */
+static inline void ow_range(int64_t ix0, int s, int64_t W, int64_t OW, int64_t *lo, int64_t *hi) {
+  int64_t a = ix0 < 0 ? (-ix0 + s - 1) / s : 0;
+  int64_t b = W - 1 - ix0 < 0 ? 0 : (W - 1 - ix0) / s + 1;
+  if (b > OW) b = OW;
+  if (a > b) a = b;
+  *lo = a;
+  *hi = b;
+}
+
+static inline void zero(float *p, int64_t n) {
+  for (int64_t i = 0; i < n; i++) p[i] = 0.0f;
+}
+
+void ps_vol2col(const ps_conv_geom *g, const float *x, int64_t cg, int64_t l0, int64_t l1, float *col) {
+  const int64_t D = g->in[0], H = g->in[1], W = g->in[2];
+  const int64_t OH = g->out[1], OW = g->out[2];
+  const int kd = g->ks[0], kh = g->ks[1], kw = g->ks[2];
+  const int64_t kvol = (int64_t)kd * kh * kw, rows = cg * kvol, cols = (l1 - l0) * OW;
+  const int sd = g->stride[0], sh = g->stride[1], sw = g->stride[2];
+  const int64_t pd = g->pad[0], ph = g->pad[1], pw = g->pad[2];
+  const int dd = g->dil[0], dh = g->dil[1], dw = g->dil[2];
+  /* "same"-width stride-1 convs: consecutive output lines read consecutive input
+   * rows at a constant offset, so a block of lines is one memcpy, after which
+   * only the border columns are zeroed */
+  const bool block_copy = sw == 1 && sh == 1 && OW == W;
+  /* one task per row: the row's constants (tap, valid W run) are computed once,
+   * and lines are visited per output plane, keeping divisions out of the inner loops */
+#pragma omp parallel for schedule(static) if (rows * cols > 16384)
+  for (int64_t r = 0; r < rows; r++) {
+    const int64_t c = r / kvol, t = r % kvol;
+    const int kz = (int)(t / (kh * kw)), ky = (int)(t / kw % kh), kx = (int)(t % kw);
+    const int64_t ix0 = (int64_t)kx * dw - pw;
+    int64_t lo, hi;
+    ow_range(ix0, sw, W, OW, &lo, &hi);
+    const int64_t nrun = hi - lo;
+    const float *xc = x + c * D * H * W;
+    /* output rows oh whose input row lies inside [0, H) */
+    const int64_t yoff = (int64_t)ky * dh - ph;
+    int64_t va = yoff < 0 ? (-yoff + sh - 1) / sh : 0, vb = H - 1 - yoff < 0 ? 0 : (H - 1 - yoff) / sh + 1;
+    if (vb > OH) vb = OH;
+    if (va > vb) va = vb;
+    float *drow = col + r * cols;
+    for (int64_t od = l0 / OH; od * OH < l1; od++) {
+      const int64_t a = l0 > od * OH ? l0 - od * OH : 0, b = l1 - od * OH < OH ? l1 - od * OH : OH;
+      float *dst = drow + (od * OH + a - l0) * OW;
+      const int64_t iz = od * sd - pd + (int64_t)kz * dd;
+      const int64_t ya = va > a ? va : a, yb = vb < b ? vb : b;
+      if (iz < 0 || iz >= D || ya >= yb || nrun == 0) {
+        zero(dst, (b - a) * OW);
+        continue;
+      }
+      zero(dst, (ya - a) * OW);
+      zero(dst + (yb - a) * OW, (b - yb) * OW);
+      float *d0 = dst + (ya - a) * OW;
+      const float *s0 = xc + (iz * H + ya * sh + yoff) * W + ix0;
+      if (block_copy) {
+        /* skip the first line's leading and the last line's trailing border so that
+         * the copy never reads outside this input plane */
+        const int64_t n = (yb - ya) * OW - lo - (OW - hi);
+        memcpy(d0 + lo, s0 + lo, (size_t)n * sizeof(float));
+        if (lo > 0 || hi < OW)
+          for (int64_t oh = ya; oh < yb; oh++) {
+            float *d = d0 + (oh - ya) * OW;
+            zero(d, lo);
+            zero(d + hi, OW - hi);
+          }
+        continue;
+      }
+      for (int64_t oh = ya; oh < yb; oh++) {
+        float *d = d0 + (oh - ya) * OW;
+        const float *src = s0 + (oh - ya) * sh * W + lo * sw;
+        zero(d, lo);
+        if (sw == 1) memcpy(d + lo, src, (size_t)nrun * sizeof(float));
+        else
+          for (int64_t i = 0; i < nrun; i++) d[lo + i] = src[i * sw];
+        zero(d + hi, OW - hi);
+      }
+    }
+  }
+}
+
+void ps_col2vol(const ps_conv_geom *g, const float *col, int64_t cg, int64_t l0, int64_t l1, float *dx,
+                bool assign) {
+  const int64_t D = g->in[0], H = g->in[1], W = g->in[2];
+  const int64_t OD = g->out[0], OH = g->out[1], OW = g->out[2];
+  const int kd = g->ks[0], kh = g->ks[1], kw = g->ks[2];
+  const int64_t kvol = (int64_t)kd * kh * kw, cols = (l1 - l0) * OW;
+  const int sd = g->stride[0], sh = g->stride[1], sw = g->stride[2];
+  const int64_t pd = g->pad[0], ph = g->pad[1], pw = g->pad[2];
+  const int dd = g->dil[0], dh = g->dil[1], dw = g->dil[2];
+  const int64_t planes = cg * D;
+#pragma omp parallel for schedule(dynamic, 1) if (cols * kvol * cg > 16384)
+  for (int64_t pl = 0; pl < planes; pl++) {
+    const int64_t c = pl / D, iz = pl % D;
+    float *plane = dx + (c * D + iz) * H * W;
+    for (int kz = 0; kz < kd; kz++) {
+      const int64_t tz = iz + pd - (int64_t)kz * dd;
+      if (tz < 0 || tz % sd) continue;
+      const int64_t od = tz / sd;
+      if (od >= OD) continue;
+      int64_t oh_a = l0 - od * OH, oh_b = l1 - od * OH;
+      if (oh_a < 0) oh_a = 0;
+      if (oh_b > OH) oh_b = OH;
+      for (int64_t oh = oh_a; oh < oh_b; oh++) {
+        const int64_t l = od * OH + oh;
+        for (int ky = 0; ky < kh; ky++) {
+          const int64_t iy = oh * sh - ph + (int64_t)ky * dh;
+          if (iy < 0 || iy >= H) continue;
+          for (int kx = 0; kx < kw; kx++) {
+            const int64_t r = (c * kd + kz) * kh * kw + (int64_t)ky * kw + kx;
+            const int64_t ix0 = (int64_t)kx * dw - pw;
+            int64_t lo, hi;
+            ow_range(ix0, sw, W, OW, &lo, &hi);
+            const int64_t n = hi - lo;
+            const float *src = col + r * cols + (l - l0) * OW + lo;
+            float *dst = plane + iy * W + (ix0 + lo * sw);
+            if (assign) {
+              if (sw == 1) memcpy(dst, src, (size_t)n * sizeof(float));
+              else
+                for (int64_t i = 0; i < n; i++) dst[i * sw] = src[i];
+            } else if (sw == 1) {
+              for (int64_t i = 0; i < n; i++) dst[i] += src[i];
+            } else {
+              for (int64_t i = 0; i < n; i++) dst[i * sw] += src[i];
+            }
+          }
+        }
+      }
+    }
+  }
+}
