@@ -1,0 +1,126 @@
+/* Trainable networks on top of the ops: optimisers over a parameter arena,
+ * learning-rate schedules, the U-Net family built from a JSON architecture,
+ * the proxy-network shrink function, and HDF5 checkpoints. */
+#ifndef PROXYSEG_NN_H
+#define PROXYSEG_NN_H
+
+#include "proxyseg/json.h"
+#include "proxyseg/ops.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- optimisers (PyTorch semantics) ----
+ * kind "sgd":   hp momentum (0.99), nesterov (true), weight_decay (3e-5)  — nnU-Net's defaults
+ * kind "adam":  hp beta1 (0.9), beta2 (0.999), eps (1e-8), weight_decay (0, L2 added to the grad)
+ * kind "adamw": as adam, weight_decay (0.01) decoupled: p *= 1 - lr*wd
+ * hp may be NULL. Unknown kind or bad hp → NULL with ps_last_error() set.
+ * State buffers cover the whole arena (ps_params_numel floats each). */
+typedef struct ps_optim ps_optim;
+ps_optim *ps_optim_create(const char *kind, ps_params *p, const cJSON *hp);
+/* One update with the gradients in the arena. A NaN/Inf gradient returns
+ * PS_ERR_NONFINITE and leaves parameters and state untouched. */
+ps_status ps_optim_step(ps_optim *o, float lr);
+void ps_optim_free(ps_optim *o);
+const char *ps_optim_kind(const ps_optim *o);
+/* The resolved hyper-parameters (every default written out); owned by o. */
+const cJSON *ps_optim_hparams(const ps_optim *o);
+int64_t ps_optim_step_count(const ps_optim *o);
+void ps_optim_set_step_count(ps_optim *o, int64_t steps);
+/* State buffers for checkpoints: sgd has "momentum_buffer" (and a flag that it is
+ * initialised, folded into the step count); adam/adamw have "exp_avg", "exp_avg_sq". */
+int ps_optim_state_count(const ps_optim *o);
+float *ps_optim_state(ps_optim *o, int i, const char **name);   /* [ps_params_numel] */
+ps_params *ps_optim_params(const ps_optim *o);
+
+/* Scale all gradients so their global L2 norm is at most max_norm (PyTorch's
+ * clip_grad_norm_); returns the norm before clipping. A non-finite norm is
+ * returned as is and nothing is scaled. max_norm <= 0: only measures. */
+float ps_clip_grad_norm(ps_params *p, float max_norm);
+
+/* ---- learning-rate schedules ----
+ * cfg keys: kind "constant" | "poly" | "cosine" | "step" | "plateau" (default "poly"),
+ *   power 0.9 (poly), min_lr 0 (cosine floor, plateau floor), gamma 0.1 and
+ *   step_size 30 (step), factor 0.1, patience 10, mode "min"|"max", threshold 1e-4 (plateau,
+ *   relative), warmup_epochs 0 (linear warm-up from lr0/(W+1) to lr0 over W epochs; the
+ *   main schedule then runs over the remaining max_epochs - W epochs). */
+typedef struct ps_sched ps_sched;
+ps_status ps_sched_create(const cJSON *cfg, double lr0, int max_epochs, ps_sched **out);
+void ps_sched_free(ps_sched *s);
+double ps_lr_at(ps_sched *s, int epoch);
+/* Report a validation metric once per epoch (plateau reduces on stagnation; others ignore). */
+void ps_lr_observe(ps_sched *s, double metric);
+/* Resolved config plus the plateau state, for checkpoints (caller frees), and its reload. */
+cJSON *ps_sched_state(const ps_sched *s);
+ps_status ps_sched_load_state(ps_sched *s, const cJSON *state);
+
+/* ---- the U-Net family ----
+ * arch keys and defaults:
+ *   stages 4, base_features 16, feature_multiplier 2, max_features 320,
+ *   features [..] (per stage; default min(base*mult^s, max)),
+ *   convs_per_stage_encoder 2 (int or per-stage list), convs_per_stage_decoder 2
+ *   (int or list of stages-1, index k = decoder at stage k's resolution),
+ *   kernel_sizes 3 (int, per-stage list of ints or of [kd,kh,kw]),
+ *   strides (per stage: 1 then 2; int or [sd,sh,sw] per stage),
+ *   norm "instance"|"batch"|"none", activation "leaky_relu"|"relu", leaky_slope 0.01,
+ *   conv_bias true, norm_eps 1e-5, bn_momentum 0.1,
+ *   downsample "maxpool"|"strided_conv" (strided: the first conv of the stage strides),
+ *   upsample "transposed_conv"|"trilinear_conv" (trilinear resize, then a 1³ conv),
+ *   residual false (stage = convs with a shortcut added before the last activation),
+ *   deep_supervision false.
+ * Parameter names (PyTorch state_dict-like): enc{s}.conv{j}.weight/bias,
+ * enc{s}.norm{j}.weight/bias, enc{s}.skip.weight (residual), dec{k}.up.weight/bias,
+ * dec{k}.conv{j}..., dec{k}.norm{j}..., dec{k}.skip.weight, head{k}.weight/bias.
+ * Batch-norm running stats live in a second arena (ps_net_buffers):
+ * {enc,dec}.norm{j}.running_mean/running_var. */
+typedef struct ps_net ps_net;
+/* Fill every default in (strides/kernels as [3]-lists, feature and conv lists). Caller frees. */
+ps_status ps_arch_resolve(const cJSON *arch, cJSON **out);
+ps_status ps_net_create(const cJSON *arch, int in_channels, int n_classes, uint64_t seed, ps_net **out);
+void ps_net_free(ps_net *n);
+const cJSON *ps_net_arch_resolved(const ps_net *n);
+ps_params *ps_net_params(ps_net *n);
+ps_params *ps_net_buffers(ps_net *n);   /* running stats (no grads); may hold 0 tensors */
+int ps_net_in_channels(const ps_net *n);
+int ps_net_n_classes(const ps_net *n);
+int ps_net_stages(const ps_net *n);
+/* Input D/H/W must be multiples of the product of strides along that axis (0=D,1=H,2=W). */
+int ps_net_patch_divisor(const ps_net *n, int axis);
+/* x [N, Cin, D, H, W] → outs[0] [N, n_classes, D, H, W]; with deep supervision also
+ * outs[i] at 1/prod(strides[1..i]) resolution. outs must hold ps_net_max_outputs(). */
+int ps_net_max_outputs(const ps_net *n);
+ps_status ps_net_forward(ps_net *n, ps_tape *t, ps_tensor *x, bool training, ps_tensor **outs, int *n_outs);
+/* Deep-supervision weights (nnU-Net: 1/2^i, lowest resolution 0 when more than one
+ * output, normalised to sum 1) into w[n_outs]. */
+void ps_net_ds_weights(int n_outs, double *w);
+/* labels [N, D, H, W] at full resolution; lower outputs get nearest-downsampled
+ * labels (PyTorch's 'nearest': src = floor(dst * in/out)). lp NULL: defaults.
+ * Returns the scalar loss, or NULL with the error set. */
+ps_tensor *ps_net_loss(ps_net *n, ps_tape *t, ps_tensor **outs, int n_outs, const uint8_t *labels,
+                       const ps_loss_params *lp);
+/* Multiply-accumulate count of one forward pass for an input of size d,h,w per sample
+ * (convs and transposed convs only); FLOPs = 2 * MACs. */
+double ps_net_conv_macs(const ps_net *n, int64_t d, int64_t h, int64_t w);
+
+/* ---- proxy networks ----
+ * The one function that turns an architecture into its proxy: features (and
+ * base/max_features) scaled by width_factor and rounded (at least 2 channels),
+ * depth_reduction stages removed from the bottom (at least 1 stage left), every
+ * per-stage list truncated consistently. Input may be unresolved; output is resolved. */
+ps_status ps_arch_shrink(const cJSON *arch, double width_factor, int depth_reduction, cJSON **out);
+
+/* ---- checkpoints (HDF5, layout documented in src/nn/checkpoint.c and benchmarks/README.md) ----
+ * save: net params, buffers, arch; optim/state/rng optional (NULL). Atomic write. */
+ps_status ps_checkpoint_save(const char *path, ps_net *net, ps_optim *opt, const cJSON *state,
+                             const ps_rng *rng);
+/* Rebuild the network from the stored arch and load its parameters (for prediction). */
+ps_status ps_checkpoint_load_net(const char *path, ps_net **out);
+/* Resume into existing objects (shapes must match): params + buffers; optimiser state
+ * when opt != NULL; *state (caller frees) when state != NULL; rng when != NULL. */
+ps_status ps_checkpoint_load(const char *path, ps_net *net, ps_optim *opt, cJSON **state, ps_rng *rng);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

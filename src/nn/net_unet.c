@@ -1,0 +1,327 @@
+/* The U-Net family: builds the layer table and parameter arena from a parsed
+ * architecture, runs the forward pass on the tape (conv→norm→act blocks,
+ * encoder/decoder with skips, 1³ heads) and the deep-supervised loss. */
+#include "net_internal.h"
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+  ps_tensor *w, *b, *gamma, *beta;     /* w [Cout, Cin, k...], b/gamma/beta [Cout] */
+  float *running_mean, *running_var;   /* batch norm only: [Cout] */
+  ps_conv_params cp;
+} conv_unit;
+
+typedef struct {
+  int n;
+  conv_unit c[PS_NET_MAX_CONVS];
+  ps_tensor *skip_w;                   /* residual projection [Cout, Cin, 1,1,1] or NULL */
+  ps_conv_params skip_cp;
+  ps_tensor *rm_t[PS_NET_MAX_CONVS], *rv_t[PS_NET_MAX_CONVS];
+} block;
+
+struct ps_net {
+  ps_arch_spec a;
+  cJSON *resolved;
+  int cin, ncls, n_heads;
+  ps_params *params, *buffers;
+  block enc[PS_NET_MAX_STAGES], dec[PS_NET_MAX_STAGES];
+  ps_tensor *up_w[PS_NET_MAX_STAGES], *up_b[PS_NET_MAX_STAGES];
+  ps_tensor *head_w[PS_NET_MAX_STAGES], *head_b[PS_NET_MAX_STAGES];
+};
+
+static ps_tensor *add5(ps_params *p, const char *name, int64_t a, int64_t b, const int k[3]) {
+  int64_t sh[5] = {a, b, k[0], k[1], k[2]};
+  return ps_params_add(p, name, 5, sh);
+}
+static ps_tensor *add1(ps_params *p, const char *name, int64_t n) { return ps_params_add(p, name, 1, &n); }
+
+/* Declare the parameters of a block of n convs cin→cout under prefix ("enc2"). */
+static ps_status declare_block(ps_net *net, block *bl, const char *prefix, int n, int cin, int cout, const int k[3],
+                               const int first_stride[3]) {
+  const ps_arch_spec *a = &net->a;
+  char name[96];
+  bl->n = n;
+  for (int j = 0; j < n; j++) {
+    conv_unit *u = &bl->c[j];
+    int ci = j == 0 ? cin : cout;
+    u->cp = ps_conv_params_default();
+    for (int d = 0; d < 3; d++) {
+      u->cp.pad[d] = k[d] / 2;
+      u->cp.stride[d] = j == 0 ? first_stride[d] : 1;
+    }
+    snprintf(name, sizeof name, "%s.conv%d.weight", prefix, j);
+    if (!(u->w = add5(net->params, name, cout, ci, k))) return PS_ERR_INVALID;
+    if (a->conv_bias) {
+      snprintf(name, sizeof name, "%s.conv%d.bias", prefix, j);
+      if (!(u->b = add1(net->params, name, cout))) return PS_ERR_INVALID;
+    }
+    if (a->norm != PS_NORM_NONE) {
+      snprintf(name, sizeof name, "%s.norm%d.weight", prefix, j);
+      if (!(u->gamma = add1(net->params, name, cout))) return PS_ERR_INVALID;
+      snprintf(name, sizeof name, "%s.norm%d.bias", prefix, j);
+      if (!(u->beta = add1(net->params, name, cout))) return PS_ERR_INVALID;
+    }
+    if (a->norm == PS_NORM_BATCH) {
+      snprintf(name, sizeof name, "%s.norm%d.running_mean", prefix, j);
+      if (!(bl->rm_t[j] = add1(net->buffers, name, cout))) return PS_ERR_INVALID;
+      snprintf(name, sizeof name, "%s.norm%d.running_var", prefix, j);
+      if (!(bl->rv_t[j] = add1(net->buffers, name, cout))) return PS_ERR_INVALID;
+    }
+  }
+  bool strided = first_stride[0] != 1 || first_stride[1] != 1 || first_stride[2] != 1;
+  if (a->residual && (cin != cout || strided)) {
+    static const int one[3] = {1, 1, 1};
+    snprintf(name, sizeof name, "%s.skip.weight", prefix);
+    if (!(bl->skip_w = add5(net->params, name, cout, cin, one))) return PS_ERR_INVALID;
+    bl->skip_cp = ps_conv_params_default();
+    for (int d = 0; d < 3; d++) bl->skip_cp.stride[d] = first_stride[d];
+  }
+  return PS_OK;
+}
+
+static ps_status build(ps_net *net) {
+  const ps_arch_spec *a = &net->a;
+  const int S = a->stages;
+  static const int ones[3] = {1, 1, 1};
+  char prefix[32], name[96];
+  ps_status st;
+  for (int s = 0; s < S; s++) {
+    snprintf(prefix, sizeof prefix, "enc%d", s);
+    int cin = s == 0 ? net->cin : a->features[s - 1];
+    const int *fs = a->down == PS_DOWN_STRIDED ? a->stride[s] : ones;
+    if ((st = declare_block(net, &net->enc[s], prefix, a->convs_enc[s], cin, a->features[s], a->kernel[s], fs)))
+      return st;
+  }
+  for (int k = S - 2; k >= 0; k--) {
+    int fk = a->features[k], fdeep = a->features[k + 1];
+    if (a->up == PS_UP_TRANSPOSED) {
+      snprintf(name, sizeof name, "dec%d.up.weight", k);   /* ConvTranspose3d: [Cin, Cout, s...] */
+      if (!(net->up_w[k] = add5(net->params, name, fdeep, fk, a->stride[k + 1]))) return PS_ERR_INVALID;
+    } else {
+      snprintf(name, sizeof name, "dec%d.up.weight", k);
+      if (!(net->up_w[k] = add5(net->params, name, fk, fdeep, ones))) return PS_ERR_INVALID;
+    }
+    snprintf(name, sizeof name, "dec%d.up.bias", k);
+    if (!(net->up_b[k] = add1(net->params, name, fk))) return PS_ERR_INVALID;
+    snprintf(prefix, sizeof prefix, "dec%d", k);
+    if ((st = declare_block(net, &net->dec[k], prefix, a->convs_dec[k], 2 * fk, fk, a->kernel[k], ones))) return st;
+  }
+  net->n_heads = a->deep_supervision && S > 1 ? S - 1 : 1;
+  for (int h = 0; h < net->n_heads; h++) {
+    snprintf(name, sizeof name, "head%d.weight", h);
+    if (!(net->head_w[h] = add5(net->params, name, net->ncls, a->features[h], ones))) return PS_ERR_INVALID;
+    snprintf(name, sizeof name, "head%d.bias", h);
+    if (!(net->head_b[h] = add1(net->params, name, net->ncls))) return PS_ERR_INVALID;
+  }
+  if ((st = ps_params_finalize(net->params)) || (st = ps_params_finalize(net->buffers))) return st;
+  /* running-stat pointers are valid only after the buffers are allocated */
+  block *blocks[2] = {net->enc, net->dec};
+  for (int e = 0; e < 2; e++)
+    for (int s = 0; s < S; s++)
+      for (int j = 0; j < blocks[e][s].n; j++)
+        if (blocks[e][s].rm_t[j]) {
+          blocks[e][s].c[j].running_mean = blocks[e][s].rm_t[j]->data;
+          blocks[e][s].c[j].running_var = blocks[e][s].rv_t[j]->data;
+        }
+  return PS_OK;
+}
+
+ps_status ps_net_create(const cJSON *arch, int in_channels, int n_classes, uint64_t seed, ps_net **out) {
+  *out = NULL;
+  if (in_channels < 1 || n_classes < 1 || n_classes > 255)
+    return ps_error(PS_ERR_INVALID, "network: in_channels %d / n_classes %d out of range", in_channels, n_classes);
+  ps_net *net = calloc(1, sizeof *net);
+  if (!net) return ps_error(PS_ERR_NOMEM, "out of memory");
+  ps_status st = ps_arch_parse(arch, &net->a);
+  if (st) { free(net); return st; }
+  net->cin = in_channels;
+  net->ncls = n_classes;
+  net->resolved = ps_arch_to_json(&net->a);
+  net->params = ps_params_create();
+  net->buffers = ps_params_create();
+  if (!net->resolved || !net->params || !net->buffers) { ps_net_free(net); return ps_error(PS_ERR_NOMEM, "out of memory"); }
+  if ((st = build(net))) {
+    ps_error_prefix(st, "network: ");
+    ps_net_free(net);
+    return st;
+  }
+  ps_net_init_params(net->params, net->buffers, net->a.leaky_slope, seed);
+  *out = net;
+  return PS_OK;
+}
+
+void ps_net_free(ps_net *n) {
+  if (!n) return;
+  cJSON_Delete(n->resolved);
+  ps_params_free(n->params);
+  ps_params_free(n->buffers);
+  free(n);
+}
+
+const cJSON *ps_net_arch_resolved(const ps_net *n) { return n->resolved; }
+ps_params *ps_net_params(ps_net *n) { return n->params; }
+ps_params *ps_net_buffers(ps_net *n) { return n->buffers; }
+int ps_net_in_channels(const ps_net *n) { return n->cin; }
+int ps_net_n_classes(const ps_net *n) { return n->ncls; }
+int ps_net_stages(const ps_net *n) { return n->a.stages; }
+int ps_net_max_outputs(const ps_net *n) { return n->n_heads; }
+
+int ps_net_patch_divisor(const ps_net *n, int axis) {
+  if (axis < 0 || axis > 2) return 1;
+  int d = 1;
+  for (int s = 0; s < n->a.stages; s++) d *= n->a.stride[s][axis];
+  return d;
+}
+
+/* x [N, Cin, ...] → [N, Cout, ...] through conv→norm(→+shortcut)→act units. */
+static ps_tensor *run_block(const ps_net *net, ps_tape *t, const block *bl, ps_tensor *x, bool training) {
+  const ps_arch_spec *a = &net->a;
+  ps_tensor *in = x;
+  for (int j = 0; j < bl->n && x; j++) {
+    const conv_unit *u = &bl->c[j];
+    x = ps_conv3d(t, x, u->w, u->b, &u->cp);
+    if (x && a->norm == PS_NORM_INSTANCE) x = ps_instance_norm(t, x, u->gamma, u->beta, (float)a->norm_eps);
+    else if (x && a->norm == PS_NORM_BATCH)
+      x = ps_batch_norm(t, x, u->gamma, u->beta, u->running_mean, u->running_var, (float)a->bn_momentum,
+                        (float)a->norm_eps, training);
+    if (x && a->residual && j == bl->n - 1) {
+      ps_tensor *sc = bl->skip_w ? ps_conv3d(t, in, bl->skip_w, NULL, &bl->skip_cp) : in;
+      x = sc ? ps_add(t, x, sc) : NULL;
+    }
+    if (x) x = a->act == PS_ACT_LEAKY ? ps_leaky_relu(t, x, (float)a->leaky_slope) : ps_relu(t, x);
+  }
+  return x;
+}
+
+ps_status ps_net_forward(ps_net *n, ps_tape *t, ps_tensor *x, bool training, ps_tensor **outs, int *n_outs) {
+  const ps_arch_spec *a = &n->a;
+  const int S = a->stages;
+  *n_outs = 0;
+  if (x->ndim != 5 || x->shape[1] != n->cin) {
+    char b[64];
+    return ps_error(PS_ERR_INVALID, "network: input %s must be [N, %d, D, H, W]", ps_shape_str(x, b, sizeof b), n->cin);
+  }
+  for (int ax = 0; ax < 3; ax++) {
+    int div = ps_net_patch_divisor(n, ax);
+    if (x->shape[2 + ax] % div != 0) {
+      char b[64];
+      return ps_error(PS_ERR_INVALID,
+                      "network: input %s: spatial size %lld along axis %d is not divisible by %d (the product of "
+                      "the strides); use a patch size that is a multiple of %d",
+                      ps_shape_str(x, b, sizeof b), (long long)x->shape[2 + ax], ax, div, div);
+    }
+  }
+  ps_tensor *skips[PS_NET_MAX_STAGES];
+  ps_tensor *h = x;
+  for (int s = 0; s < S; s++) {
+    if (s > 0 && a->down == PS_DOWN_MAXPOOL) {
+      ps_pool_params pp;
+      memset(&pp, 0, sizeof pp);
+      for (int d = 0; d < 3; d++) pp.kernel[d] = pp.stride[d] = a->stride[s][d];
+      h = ps_max_pool3d(t, h, &pp);
+      if (!h) return ps_error_prefix(PS_ERR_RUNTIME, "network enc%d pool: ", s);
+    }
+    h = run_block(n, t, &n->enc[s], h, training);
+    if (!h) return ps_error_prefix(PS_ERR_RUNTIME, "network enc%d: ", s);
+    skips[s] = h;
+  }
+  ps_tensor *dec_out[PS_NET_MAX_STAGES] = {0};
+  dec_out[S - 1] = h;
+  for (int k = S - 2; k >= 0; k--) {
+    ps_tensor *up;
+    if (a->up == PS_UP_TRANSPOSED) {
+      ps_conv_params cp = ps_conv_params_default();
+      for (int d = 0; d < 3; d++) cp.stride[d] = a->stride[k + 1][d];
+      up = ps_conv_transpose3d(t, h, n->up_w[k], n->up_b[k], &cp);
+    } else {
+      ps_conv_params cp = ps_conv_params_default();
+      up = ps_upsample3d(t, h, skips[k]->shape + 2, PS_UPSAMPLE_TRILINEAR);
+      if (up) up = ps_conv3d(t, up, n->up_w[k], n->up_b[k], &cp);
+    }
+    if (!up) return ps_error_prefix(PS_ERR_RUNTIME, "network dec%d up: ", k);
+    ps_tensor *cat[2] = {up, skips[k]};
+    h = ps_concat(t, 2, cat);
+    if (h) h = run_block(n, t, &n->dec[k], h, training);
+    if (!h) return ps_error_prefix(PS_ERR_RUNTIME, "network dec%d: ", k);
+    dec_out[k] = h;
+  }
+  ps_conv_params one = ps_conv_params_default();
+  for (int i = 0; i < n->n_heads; i++) {
+    outs[i] = ps_conv3d(t, dec_out[i], n->head_w[i], n->head_b[i], &one);
+    if (!outs[i]) return ps_error_prefix(PS_ERR_RUNTIME, "network head%d: ", i);
+  }
+  *n_outs = n->n_heads;
+  return PS_OK;
+}
+
+void ps_net_ds_weights(int n_outs, double *w) {
+  double sum = 0;
+  for (int i = 0; i < n_outs; i++) {
+    w[i] = (n_outs > 1 && i == n_outs - 1) ? 0.0 : 1.0 / (double)(1 << i);
+    sum += w[i];
+  }
+  for (int i = 0; i < n_outs; i++) w[i] /= sum;
+}
+
+ps_tensor *ps_net_loss(ps_net *n, ps_tape *t, ps_tensor **outs, int n_outs, const uint8_t *labels,
+                       const ps_loss_params *lp) {
+  ps_loss_params dflt = ps_loss_params_default();
+  if (!lp) lp = &dflt;
+  if (n_outs < 1 || n_outs > PS_NET_MAX_STAGES) { ps_error(PS_ERR_INVALID, "network loss: %d outputs", n_outs); return NULL; }
+  if (outs[0]->ndim != 5 || outs[0]->shape[1] != n->ncls) {
+    ps_error(PS_ERR_INVALID, "network loss: outputs must be [N, %d, D, H, W]", n->ncls);
+    return NULL;
+  }
+  double w[PS_NET_MAX_STAGES];
+  ps_net_ds_weights(n_outs, w);
+  const int64_t N = outs[0]->shape[0], D = outs[0]->shape[2], H = outs[0]->shape[3], W = outs[0]->shape[4];
+  ps_tensor *total = NULL;
+  for (int i = 0; i < n_outs; i++) {
+    if (w[i] == 0) continue;
+    ps_tensor *o = outs[i];
+    const uint8_t *lab = labels;
+    if (i > 0) {
+      const int64_t d = o->shape[2], h = o->shape[3], ww = o->shape[4];
+      uint8_t *l = ps_tape_alloc(t, (size_t)(N * d * h * ww));
+      if (!l) { ps_error(PS_ERR_NOMEM, "network loss: out of memory"); return NULL; }
+      for (int64_t b = 0; b < N; b++)
+        for (int64_t z = 0; z < d; z++)
+          for (int64_t y = 0; y < h; y++)
+            for (int64_t x = 0; x < ww; x++) {
+              int64_t sz = z * D / d, sy = y * H / h, sx = x * W / ww;
+              l[((b * d + z) * h + y) * ww + x] = labels[((b * D + sz) * H + sy) * W + sx];
+            }
+      lab = l;
+    }
+    ps_tensor *li = ps_dice_ce_loss(t, o, lab, lp);
+    if (li && n_outs > 1) li = ps_scale(t, li, (float)w[i]);
+    if (!li) return NULL;
+    total = total ? ps_add(t, total, li) : li;
+    if (!total) return NULL;
+  }
+  return total;
+}
+
+double ps_net_conv_macs(const ps_net *n, int64_t d, int64_t h, int64_t w) {
+  const ps_arch_spec *a = &n->a;
+  int64_t sz[PS_NET_MAX_STAGES][3];
+  int64_t cur[3] = {d, h, w};
+  double macs = 0;
+  for (int s = 0; s < a->stages; s++) {
+    for (int x = 0; x < 3; x++) cur[x] /= a->stride[s][x];
+    memcpy(sz[s], cur, sizeof cur);
+    double vox = (double)cur[0] * cur[1] * cur[2];
+    for (int j = 0; j < n->enc[s].n; j++) macs += vox * (double)n->enc[s].c[j].w->numel;
+    if (n->enc[s].skip_w) macs += vox * (double)n->enc[s].skip_w->numel;
+  }
+  for (int k = a->stages - 2; k >= 0; k--) {
+    double vox = (double)sz[k][0] * sz[k][1] * sz[k][2];
+    double deep = (double)sz[k + 1][0] * sz[k + 1][1] * sz[k + 1][2];
+    /* transposed conv with kernel = stride: each input voxel touches the whole kernel */
+    macs += (a->up == PS_UP_TRANSPOSED ? deep : vox) * (double)n->up_w[k]->numel;
+    for (int j = 0; j < n->dec[k].n; j++) macs += vox * (double)n->dec[k].c[j].w->numel;
+    if (n->dec[k].skip_w) macs += vox * (double)n->dec[k].skip_w->numel;
+  }
+  for (int i = 0; i < n->n_heads; i++) macs += (double)sz[i][0] * sz[i][1] * sz[i][2] * (double)n->head_w[i]->numel;
+  return macs;
+}
