@@ -150,7 +150,9 @@ ps_status ps_synth_case(const ps_synth_opts *o, int index, ps_volume *img, ps_la
   double bx = 0.86 * R * ps_rng_uniform_range(r, 0.9, 1.05), by = 0.64 * R * ps_rng_uniform_range(r, 0.9, 1.05);
   double fat = ps_rng_uniform_range(r, 0.05, 0.12);
   double spine[2] = {ps_rng_normal(r, 0.02 * R), -0.62 * by}, spine_r = 0.13 * by;
-  double org_scale = inf.atypical == 1 ? ps_rng_uniform_range(r, 0.06, 0.09) : ps_rng_uniform_range(r, 0.17, 0.28);
+  /* organ radius relative to the body: about 2-4 % of the volume, large enough to learn in a
+   * short proxy trial; atypical "tiny" organs are a tenth of that */
+  double org_scale = inf.atypical == 1 ? ps_rng_uniform_range(r, 0.12, 0.16) : ps_rng_uniform_range(r, 0.30, 0.42);
   double radii[3] = {R * org_scale * ps_rng_uniform_range(r, 0.8, 1.25), R * org_scale * ps_rng_uniform_range(r, 0.7, 1.1),
                      R * org_scale * ps_rng_uniform_range(r, 0.8, 1.3)};
   double rmax = fmax(radii[0], fmax(radii[1], radii[2]));

@@ -92,6 +92,9 @@ int cmd_demo(int argc, char **argv) {
     }
   }
   if (!out) out = quick ? "demo-quick" : "demo";
+  /* Sized for the 2-core reference machine: --quick about 2 minutes, the full demo
+   * under 10. Proxy: 40-50 % of the training cases (kcenter), half the width and
+   * one stage less; full: every training case and the whole network, trained longer. */
   const char *cfg_s = quick ?
       "{\"generate\": {\"cases\": 16, \"size\": 32, \"seed\": 1},"
       " \"space\": \"lr_aug\", \"algo\": \"random\", \"trials\": 6, \"seed\": 0,"
@@ -99,8 +102,8 @@ int cmd_demo(int argc, char **argv) {
       " \"proxy_net\": {\"width\": 0.5, \"depth\": 1},"
       " \"train\": {\"patch\": [32, 32, 32], \"batch\": 2, \"net\": {\"stages\": 3, \"base_features\": 8},"
       "            \"val\": {\"folds\": 4, \"every\": 100}},"
-      " \"proxy_train\": {\"epochs\": 3, \"iters_per_epoch\": 8},"
-      " \"full_train\": {\"epochs\": 4, \"iters_per_epoch\": 10},"
+      " \"proxy_train\": {\"epochs\": 4, \"iters_per_epoch\": 15},"
+      " \"full_train\": {\"epochs\": 6, \"iters_per_epoch\": 15},"
       " \"retrain\": {\"count\": 4}}"
       :
       "{\"generate\": {\"cases\": 24, \"size\": 48, \"seed\": 1},"
@@ -109,9 +112,9 @@ int cmd_demo(int argc, char **argv) {
       " \"proxy_net\": {\"width\": 0.5, \"depth\": 1},"
       " \"train\": {\"patch\": [32, 32, 32], \"batch\": 2, \"net\": {\"stages\": 3, \"base_features\": 16},"
       "            \"val\": {\"folds\": 4, \"every\": 100}},"
-      " \"proxy_train\": {\"epochs\": 5, \"iters_per_epoch\": 12},"
-      " \"full_train\": {\"epochs\": 8, \"iters_per_epoch\": 16},"
-      " \"retrain\": {\"count\": 6}}";
+      " \"proxy_train\": {\"epochs\": 6, \"iters_per_epoch\": 20},"
+      " \"full_train\": {\"epochs\": 8, \"iters_per_epoch\": 20},"
+      " \"retrain\": {\"count\": 5}}";
   cJSON *cfg = cJSON_Parse(cfg_s);
   double t0 = ps_now();
   ps_status st = ps_study_run(cfg, out);
