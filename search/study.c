@@ -3,7 +3,7 @@
  * sample of other configs → (optional) full search for a measured speed-up,
  * a second proxy subset for comparison, external validation → report. Every
  * phase is journaled, so re-running the same command resumes where it stopped. */
-#include "study_context.h"
+#include "proxyseg/study.h"
 #include "proxyseg/nn.h"
 #include "proxyseg/synth.h"
 #include "proxyseg/train.h"

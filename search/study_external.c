@@ -1,7 +1,7 @@
 /* External validation (as in the proxy-data paper): the full-scale models are
  * also scored on another dataset (e.g. a --site b synthetic task), preprocessed
  * with the training data's plan so that intensities are normalised alike. */
-#include "study_context.h"
+#include "proxyseg/study.h"
 #include "proxyseg/cache.h"
 #include "proxyseg/nn.h"
 #include "proxyseg/train.h"

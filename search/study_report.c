@@ -1,7 +1,7 @@
 /* report.json and report.html, rebuilt from the study's files alone (journal,
  * study.json, proxy/cases.json, timing.json, external.json), so that
  * `proxyseg report --study DIR` gives the same report as the study itself. */
-#include "study_context.h"
+#include "proxyseg/study.h"
 #include "proxyseg/report.h"
 #include "proxyseg/stats.h"
 #include <cblas.h>

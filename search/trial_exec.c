@@ -12,20 +12,25 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char *exe_path(void) {
-  const char *env = getenv("PROXYSEG_EXE");
-  if (env && *env) return ps_strdup(env);
-  char buf[4096];
-  ssize_t k = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (k <= 0) return NULL;
-  buf[k] = 0;
-  return ps_strdup(buf);
+/* Our own executable, opened once: a binary replaced on disk during a long
+ * study (a rebuild, an upgrade) must not make every later trial fail, so the
+ * children run the very file this process started from (fexecve on the fd). */
+static int self_exe_fd(void) {
+  static int fd = -2;
+  if (fd == -2) fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  return fd;
 }
 
 ps_status ps_trial_spawn(const char *trial_dir, pid_t *pid) {
-  char *exe = exe_path();
+  const char *env = getenv("PROXYSEG_EXE"); /* the test programs are not proxyseg: they name it */
+  char *exe = env && *env ? ps_strdup(env) : NULL;
+  int exe_fd = exe ? -1 : self_exe_fd();
   char *err_path = ps_path_join(trial_dir, "stderr.txt");
-  if (!exe || !err_path) { free(exe); free(err_path); return ps_error(PS_ERR_RUNTIME, "cannot find the proxyseg executable (set PROXYSEG_EXE)"); }
+  if ((!exe && exe_fd < 0) || !err_path) {
+    free(exe);
+    free(err_path);
+    return ps_error(PS_ERR_RUNTIME, "cannot find the proxyseg executable (set PROXYSEG_EXE)");
+  }
   pid_t parent = getpid();
   pid_t p = fork();
   if (p < 0) {
@@ -34,13 +39,16 @@ ps_status ps_trial_spawn(const char *trial_dir, pid_t *pid) {
   }
   if (p == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127); /* the parent died before prctl took effect */
-    int fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) { dup2(fd, 2); close(fd); }
+    if (getppid() != parent) _exit(0); /* the parent died before prctl took effect: nobody waits */
+    int err_fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (err_fd >= 0) { dup2(err_fd, 2); close(err_fd); }
     int devnull = open("/dev/null", O_RDWR);
     if (devnull >= 0) { dup2(devnull, 0); dup2(devnull, 1); close(devnull); }
-    execl(exe, "proxyseg", "trial-run", "--dir", trial_dir, (char *)NULL);
-    _exit(127);
+    char *args[] = {"proxyseg", "trial-run", "--dir", (char *)trial_dir, NULL};
+    extern char **environ;
+    if (exe) execv(exe, args);
+    else fexecve(exe_fd, args, environ);
+    _exit(PS_TRIAL_EXEC_FAILED);
   }
   free(exe);
   free(err_path);

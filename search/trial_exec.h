@@ -10,6 +10,10 @@ typedef struct {
   cJSON *fields; /* result.json (or {reason}) — journaled with the end event; caller frees */
 } ps_trial_outcome;
 
+/* A child that could not even start proxyseg exits with this code: a problem of
+ * the installation, not of the trial's config, so the driver stops. */
+#define PS_TRIAL_EXEC_FAILED 127
+
 ps_status ps_trial_spawn(const char *trial_dir, pid_t *pid);
 ps_status ps_trial_collect(const char *trial_dir, int wait_status, ps_trial_outcome *out);
 

@@ -1,7 +1,7 @@
 /* proxyseg search: one search (random, rl, ...) over a space of training
  * configs, journaled in --study DIR; re-running the same command resumes. */
 #include "cli.h"
-#include "../../search/study_context.h"
+#include "proxyseg/study.h"
 #include "proxyseg/nn.h"
 #include "proxyseg/train.h"
 #include <getopt.h>

@@ -1,6 +1,6 @@
 /* Study context: preprocess + load cases once, fix the validation split, pick
  * the proxy data subset among the training cases (never the validation ones). */
-#include "study_context.h"
+#include "proxyseg/study.h"
 #include "proxyseg/proxy.h"
 #include "proxyseg/train.h"
 #include <stdlib.h>
