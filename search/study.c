@@ -16,6 +16,7 @@ static const char *study_defaults =
     "\"dataset\": null,"
     "\"generate\": {\"cases\": 24, \"size\": 48, \"seed\": 0, \"modality\": \"CT\"},"
     "\"external\": null,"
+    "\"generate_external\": null,"
     "\"space\": \"lr_aug\","
     "\"algo\": \"random\", \"algo_opts\": {},"
     "\"trials\": 12, \"budget_seconds\": 0, \"jobs\": 1, \"seed\": 0, \"pruner\": \"none\","

@@ -12,13 +12,18 @@
 ps_status ps_study_external(const char *study_dir, const char *dataset_dir, ps_study_ctx *ctx) {
   char *cache = ps_path_join(study_dir, "preprocessed_external");
   char *plan_path = ps_path_join(ctx->cache_dir, "plan.json");
-  cJSON *plan = NULL;
+  cJSON *plan = NULL, *how = cJSON_CreateObject();
   ps_status st = ps_json_read(plan_path, &plan);
   free(plan_path);
-  /* the per-case list belongs to the training data; the rest of the plan applies */
-  if (!st) cJSON_DeleteItemFromObject(plan, "cases");
-  if (!st) st = ps_cache_build(dataset_dir, cache, plan, 0);
+  /* how the training data was preprocessed applies; its case and file lists do not */
+  const char *keys[] = {"target_spacing", "interp_image", "interp_label", "crop_nonzero", "normalization"};
+  for (int i = 0; !st && i < 5; i++) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(plan, keys[i]);
+    if (v) cJSON_AddItemToObject(how, keys[i], cJSON_Duplicate(v, 1));
+  }
+  if (!st) st = ps_cache_build(dataset_dir, cache, how, 0);
   cJSON_Delete(plan);
+  cJSON_Delete(how);
   ps_case *cases = NULL;
   int n = 0, n_classes = 0;
   if (!st) st = ps_study_load_cases(NULL, cache, 0, &cases, &n, &n_classes);
