@@ -5,6 +5,7 @@
  * convs use a direct kernel. Also the reference/fast dispatch. */
 #include "backend/cpu/conv_kernels.h"
 #include <cblas.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +46,30 @@ static float *scratch(size_t elems) {
     atexit(release_at_exit);
   }
   return t_buf;
+}
+
+/* Column buffers of the worker threads for slab-parallel convs (indexed by
+ * omp_get_thread_num(); freed at exit). */
+#define PS_MAX_SLAB_THREADS 256
+static float *g_slab_buf[PS_MAX_SLAB_THREADS];
+static size_t g_slab_elems[PS_MAX_SLAB_THREADS];
+static bool g_slab_atexit = false;
+
+static void slab_release(void) {
+  for (int i = 0; i < PS_MAX_SLAB_THREADS; i++) {
+    free(g_slab_buf[i]);
+    g_slab_buf[i] = NULL;
+    g_slab_elems[i] = 0;
+  }
+}
+
+/* Called by the owner thread only, so no lock is needed. */
+static float *slab_buf(int tid, size_t elems) {
+  if (elems <= g_slab_elems[tid]) return g_slab_buf[tid];
+  free(g_slab_buf[tid]);
+  g_slab_buf[tid] = aligned_alloc(64, (elems * sizeof(float) + 63) & ~(size_t)63);
+  g_slab_elems[tid] = g_slab_buf[tid] ? elems : 0;
+  return g_slab_buf[tid];
 }
 
 /* ---- plan ---- */
@@ -194,30 +219,51 @@ static void add_bias(const ps_conv_geom *g, const float *b, float *y) {
   }
 }
 
-/* y (=, or += when beta is 1) conv(x, w) without bias, through vol2col + sgemm. */
+/* y (=, or += when beta is 1) conv(x, w) without bias, through vol2col + sgemm.
+ * Slabs are independent, so they run in ONE parallel region: each thread fills
+ * its own column buffer and calls a single-threaded GEMM (OpenBLAS's OpenMP
+ * build runs single-threaded inside our region, so nothing nests). Compared
+ * with a parallel vol2col followed by a 2-thread GEMM per slab, this removes a
+ * fork/join and a BLAS hand-off per slab: with 2 MiB slabs the big layers have
+ * hundreds of slabs per call. */
 static ps_status gemm_forward(const ps_conv_geom *g, const float *x, const float *w, float *y, float beta) {
   ps_conv_gemm_plan p = ps_conv_plan(g);
   const int64_t cg = g->c / g->groups, kg = g->k / g->groups, R = p.k, P = out_vox(g), OW = g->out[2];
   const int64_t lines = g->out[0] * g->out[1], per = p.n / OW;
-  float *col = p.no_col ? NULL : scratch((size_t)(R * p.n));
-  if (!p.no_col && !col) return PS_ERR_NOMEM;
-  for (int64_t n = 0; n < g->n; n++)
-    for (int grp = 0; grp < g->groups; grp++) {
+  if (p.no_col) {
+    for (int64_t n = 0; n < g->n; n++)
+      for (int grp = 0; grp < g->groups; grp++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)kg, (int)P, (int)cg, 1.0f,
+                    w + grp * kg * R, (int)R, x + (n * g->c + grp * cg) * in_vox(g), (int)P, beta,
+                    y + (n * g->k + grp * kg) * P, (int)P);
+    return PS_OK;
+  }
+  const int64_t slabs = p.slabs, tasks = g->n * g->groups * slabs;
+  int threads = omp_get_max_threads();
+  if (threads > PS_MAX_SLAB_THREADS) threads = PS_MAX_SLAB_THREADS;
+  if (threads > tasks) threads = (int)tasks;
+  if (!g_slab_atexit) {
+    g_slab_atexit = true;
+    atexit(slab_release);
+  }
+  int failed = 0;
+#pragma omp parallel num_threads(threads) reduction(| : failed)
+  {
+    float *col = slab_buf(omp_get_thread_num(), (size_t)(R * p.n));
+    if (!col) failed = 1;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t t = 0; t < tasks; t++) {
+      if (!col) continue;
+      const int64_t s = t % slabs, grp = (t / slabs) % g->groups, n = t / (slabs * g->groups);
       const float *xg = x + (n * g->c + grp * cg) * in_vox(g), *wg = w + grp * kg * R;
       float *yg = y + (n * g->k + grp * kg) * P;
-      if (p.no_col) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)kg, (int)P, (int)cg, 1.0f, wg, (int)R, xg,
-                    (int)P, beta, yg, (int)P);
-        continue;
-      }
-      for (int64_t l0 = 0; l0 < lines; l0 += per) {
-        const int64_t l1 = l0 + per < lines ? l0 + per : lines, nc = (l1 - l0) * OW;
-        ps_vol2col(g, xg, cg, l0, l1, col);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)kg, (int)nc, (int)R, 1.0f, wg, (int)R, col,
-                    (int)nc, beta, yg + l0 * OW, (int)P);
-      }
+      const int64_t l0 = s * per, l1 = l0 + per < lines ? l0 + per : lines, nc = (l1 - l0) * OW;
+      ps_vol2col(g, xg, cg, l0, l1, col);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)kg, (int)nc, (int)R, 1.0f, wg, (int)R, col,
+                  (int)nc, beta, yg + l0 * OW, (int)P);
     }
-  return PS_OK;
+  }
+  return failed ? ps_error(PS_ERR_NOMEM, "conv_gemm.c: cannot allocate the column buffers") : PS_OK;
 }
 
 ps_status ps_conv_fast_forward(const ps_conv_geom *g, const float *x, const float *w, const float *b, float *y) {
@@ -316,29 +362,53 @@ ps_status ps_conv_fast_backward_weight(const ps_conv_geom *g, const float *x, co
   }
   const int64_t cg = g->c / g->groups, kg = g->k / g->groups, R = p.k, P = out_vox(g), OW = g->out[2];
   const int64_t lines = g->out[0] * g->out[1], per = p.n / OW, V = in_vox(g);
-  float *col = p.no_col ? NULL : scratch((size_t)(R * p.n));
-  if (!p.no_col && !col) return PS_ERR_NOMEM;
-  for (int grp = 0; grp < g->groups; grp++) {
-    float *dwg = dw + grp * kg * R;
-    bool first = !accumulate;
-    for (int64_t n = 0; n < g->n; n++) {
+  if (p.no_col) {
+    for (int grp = 0; grp < g->groups; grp++)
+      for (int64_t n = 0; n < g->n; n++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)kg, (int)cg, (int)P, 1.0f,
+                    dy + (n * g->k + grp * kg) * P, (int)P, x + (n * g->c + grp * cg) * V, (int)P,
+                    (accumulate || n > 0) ? 1.0f : 0.0f, dw + grp * kg * R, (int)R);
+    return PS_OK;
+  }
+  /* Slab-parallel like the forward: each thread sums its slabs into a private
+   * copy of dw with a single-threaded GEMM; the copies are added in thread
+   * order. Static scheduling fixes which slabs each thread sums, so the result
+   * is the same on every run with the same thread count. */
+  const int64_t slabs = p.slabs, tasks = g->n * g->groups * slabs, wn = g->k * R;
+  int threads = omp_get_max_threads();
+  if (threads > PS_MAX_SLAB_THREADS) threads = PS_MAX_SLAB_THREADS;
+  if (threads > tasks) threads = (int)tasks;
+  float *part = calloc((size_t)(threads * wn), sizeof(float));
+  if (!part) return ps_error(PS_ERR_NOMEM, "conv_gemm.c: out of memory");
+  if (!g_slab_atexit) {
+    g_slab_atexit = true;
+    atexit(slab_release);
+  }
+  int failed = 0;
+#pragma omp parallel num_threads(threads) reduction(| : failed)
+  {
+    const int tid = omp_get_thread_num();
+    float *col = slab_buf(tid, (size_t)(R * p.n)), *mine = part + tid * wn;
+    if (!col) failed = 1;
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < tasks; t++) {
+      if (!col) continue;
+      const int64_t s = t % slabs, n = (t / slabs) % g->n, grp = t / (slabs * g->n);
       const float *xg = x + (n * g->c + grp * cg) * V, *dyg = dy + (n * g->k + grp * kg) * P;
-      if (p.no_col) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)kg, (int)cg, (int)P, 1.0f, dyg, (int)P, xg,
-                    (int)P, first ? 0.0f : 1.0f, dwg, (int)R);
-        first = false;
-        continue;
-      }
-      for (int64_t l0 = 0; l0 < lines; l0 += per) {
-        const int64_t l1 = l0 + per < lines ? l0 + per : lines, nc = (l1 - l0) * OW;
-        ps_vol2col(g, xg, cg, l0, l1, col);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)kg, (int)R, (int)nc, 1.0f, dyg + l0 * OW,
-                    (int)P, col, (int)nc, first ? 0.0f : 1.0f, dwg, (int)R);
-        first = false;
-      }
+      const int64_t l0 = s * per, l1 = l0 + per < lines ? l0 + per : lines, nc = (l1 - l0) * OW;
+      ps_vol2col(g, xg, cg, l0, l1, col);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)kg, (int)R, (int)nc, 1.0f, dyg + l0 * OW, (int)P,
+                  col, (int)nc, 1.0f, mine + grp * kg * R, (int)R);
     }
   }
-  return PS_OK;
+  if (!failed)
+    for (int64_t i = 0; i < wn; i++) {
+      float sum = accumulate ? dw[i] : 0.0f;
+      for (int th = 0; th < threads; th++) sum += part[th * wn + i];
+      dw[i] = sum;
+    }
+  free(part);
+  return failed ? ps_error(PS_ERR_NOMEM, "conv_gemm.c: cannot allocate the column buffers") : PS_OK;
 }
 
 void ps_conv_fast_backward_bias(const ps_conv_geom *g, const float *dy, float *db, bool accumulate) {
