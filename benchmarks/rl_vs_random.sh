@@ -13,7 +13,7 @@ mkdir -p "$work"; cd "$work"
 [ -f subset.json ] || "$exe" proxy-data --dataset ds --method kcenter --fraction 0.4 --out subset.json --cache cache >/dev/null 2>&1
 common=(--dataset ds --space lr_aug --trials "$trials" --proxy-data subset.json --proxy-net width=0.5,depth=1
         --set patch=[32,32,32] --set net.stages=3 --set net.base_features=16 --set epochs=5 --set iters_per_epoch=12
-        --set val.folds=4 --set val.every=100)
+        --set val.folds=4 --set val.every=100 --set threads=${THREADS:-1})
 for s in $(seq 1 "$seeds"); do
   for a in random rl; do
     [ -f "$a-$s/report.json" ] || "$exe" search "${common[@]}" --algo "$a" --seed "$s" --study "$a-$s" >/dev/null 2>"$a-$s.log"

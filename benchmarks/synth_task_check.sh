@@ -13,7 +13,8 @@ mkdir -p "$work"; cd "$work"
 val='["synth_018","synth_019","synth_020","synth_021","synth_022","synth_023"]'
 echo '{"kept": ["synth_000", "synth_001", "synth_002", "synth_003"]}' > few.json
 base=(--dataset ds --cache cache --set patch=[32,32,32] --set net.stages=3 --set net.base_features=16
-      --set epochs="$epochs" --set iters_per_epoch=25 --set val.cases="$val" --set val.every=100)
+      --set epochs="$epochs" --set iters_per_epoch=25 --set val.cases="$val" --set val.every=100
+      --set threads=${THREADS:-1})
 run() { local name=$1; shift; [ -f "$name/metrics.json" ] || "$exe" train "${base[@]}" --out "$name" "$@" >/dev/null 2>"$name.log" || true; }
 run good
 run lr_far_low --set lr=1e-5
