@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 rm -rf tmp_resume; mkdir -p tmp_resume; cd tmp_resume
 "$exe" generate --out ds --cases 8 --size 24 --seed 5 2>/dev/null
 args=(--dataset ds --space "$here/../../search/spaces/lr_only.json" --algo random --trials 4 --seed 9
-      --set patch=[16,16,16] --set epochs=2 --set iters_per_epoch=3 --set net.stages=2 --set net.base_features=4
+      --set patch=[16,16,16] --set epochs=2 --set iters_per_epoch=25 --set net.stages=2 --set net.base_features=4
       --set val.folds=4 --set threads=1)
 "$exe" search "${args[@]}" --study full 2> full.log || { tail -20 full.log; exit 1; }
 # interrupted run: kill -9 while trial 2 is RUNNING (started, not ended)
@@ -18,7 +18,7 @@ for i in $(seq 1 600); do
   if grep -q '"event":"start","trial":2' killed/journal.jsonl 2>/dev/null; then break; fi
   sleep 0.1
 done
-sleep 0.3
+sleep 0.5
 kill -9 $pid; wait $pid 2>/dev/null || true
 sleep 0.5
 grep -q '"event":"end","trial":2' killed/journal.jsonl && { echo "SKIPPED: trial 2 finished before the kill"; exit 77; }
