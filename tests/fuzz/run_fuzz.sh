@@ -6,6 +6,7 @@ set -eu
 SECS=${1:-30}
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${2:-$SRC/build-fuzz}
+BUILD=$(mkdir -p "$BUILD" && cd "$BUILD" && pwd) # absolute: the runs below cd elsewhere
 CC=${CC:-clang}
 command -v "$CC" >/dev/null || { echo "run_fuzz.sh: $CC not found" >&2; exit 2; }
 cmake -S "$SRC" -B "$BUILD" -DCMAKE_C_COMPILER="$CC" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPS_FUZZ=ON \
