@@ -277,16 +277,9 @@ ps_status ps_run_configs(const char *study_dir, const char *phase, int first_num
 ps_status ps_study_warm_start(const char *study_dir, const cJSON *config, const char *cache_dir,
                               const cJSON *train_ids, const cJSON *val_ids, char **ckpt) {
   *ckpt = NULL;
-  char *jp = ps_path_join(study_dir, "journal.jsonl");
-  ps_journal *J;
-  ps_status st = ps_journal_open(jp, &J);
-  free(jp);
+  int number;
+  ps_status st = ps_study_phase_first_number(study_dir, "warm_start", &number);
   if (st) return st;
-  ps_trial **w;
-  int n = ps_journal_phase(J, "warm_start", &w);
-  int number = n ? w[0]->number : ps_journal_next_number(J);
-  free(w);
-  ps_journal_free(J);
   cJSON *c = cJSON_Duplicate(config, 1);
   ps_json_set_from_string(c, "aug.preset", "none");
   const cJSON *cs[1] = {c};
@@ -297,4 +290,18 @@ ps_status ps_study_warm_start(const char *study_dir, const cJSON *config, const 
   if (!st && !ps_path_exists(*ckpt))
     st = ps_error(PS_ERR_RUNTIME, "warm-start training failed: see %s/trials/%04d/log.txt", study_dir, number);
   return st;
+}
+
+ps_status ps_study_phase_first_number(const char *study_dir, const char *phase, int *first) {
+  char *jp = ps_path_join(study_dir, "journal.jsonl");
+  ps_journal *J;
+  ps_status st = ps_journal_open(jp, &J);
+  free(jp);
+  if (st) return st;
+  ps_trial **have;
+  int n = ps_journal_phase(J, phase, &have);
+  *first = n ? have[0]->number : ps_journal_next_number(J);
+  free(have);
+  ps_journal_free(J);
+  return PS_OK;
 }

@@ -85,17 +85,9 @@ static int choose_retrain(ps_trial **sorted, int m, int count, ps_trial **chosen
 /* Re-run the given proxy trials' params on another side (full scale, or another subset). */
 static ps_status rerun_trials(const char *study_dir, const char *phase, ps_trial **src, int k, const cJSON *side_cfg,
                               uint64_t seed, ps_study_ctx *ctx, const cJSON *train_ids, bool keep_ckpt, int jobs) {
-  char *jpath = ps_path_join(study_dir, "journal.jsonl");
-  ps_journal *J;
-  ps_status st = ps_journal_open(jpath, &J);
-  free(jpath);
+  int first;
+  ps_status st = ps_study_phase_first_number(study_dir, phase, &first);
   if (st) return st;
-  /* numbers: reuse those already given to this phase (resume), else continue after the last */
-  ps_trial **have;
-  int n_have = ps_journal_phase(J, phase, &have);
-  int first = n_have ? have[0]->number : ps_journal_next_number(J);
-  free(have);
-  ps_journal_free(J);
   const cJSON **cfgs = calloc((size_t)k + 1, sizeof *cfgs), **params = calloc((size_t)k + 1, sizeof *params);
   int *refs = calloc((size_t)k + 1, sizeof *refs);
   if (!cfgs || !params || !refs) { free(cfgs); free(params); free(refs); return ps_error(PS_ERR_NOMEM, "out of memory"); }

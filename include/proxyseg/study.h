@@ -79,6 +79,10 @@ ps_status ps_run_configs(const char *study_dir, const char *phase, int first_num
  * and config.json there, trains, and writes result.json. */
 ps_status ps_trial_child(const char *trial_dir);
 
+/* The number of a phase's first trial when the journal has one (a resumed
+ * phase keeps its numbers), else the next free number. */
+ps_status ps_study_phase_first_number(const char *study_dir, const char *phase, int *first);
+
 /* Warm start (Yang et al. 2019): train one model without augmentation once
  * (phase "warm_start", journaled, reused on resume); every trial then
  * fine-tunes from its checkpoint, returned in *ckpt (caller frees). */
