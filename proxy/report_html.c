@@ -180,8 +180,9 @@ static void headline(ps_sbuf *b, const cJSON *rep) {
   /* the winner and the proxy setup */
   const cJSON *best = ps_json_path(rep, "best");
   if (best) {
-    const cJSON *cfg = ps_json_path(best, "config");
-    if (!cfg) cfg = ps_json_path(best, "params");
+    /* the searched parameters say what won; the whole config is in report.json */
+    const cJSON *cfg = ps_json_path(best, "params");
+    if (!cJSON_IsObject(cfg) || !cfg->child) cfg = ps_json_path(best, "config");
     char p[32], q[32];
     fmt(p, sizeof p, num(best, "proxy_score"), 4);
     fmt(q, sizeof q, num(best, "full_score"), 4);
