@@ -113,8 +113,8 @@ int cmd_demo(int argc, char **argv) {
       " \"train\": {\"patch\": [32, 32, 32], \"batch\": 2, \"net\": {\"stages\": 3, \"base_features\": 16},"
       "            \"val\": {\"folds\": 4, \"every\": 100}},"
       " \"proxy_train\": {\"epochs\": 6, \"iters_per_epoch\": 16},"
-      " \"full_train\": {\"epochs\": 6, \"iters_per_epoch\": 20},"
-      " \"retrain\": {\"count\": 5}}";
+      " \"full_train\": {\"epochs\": 8, \"iters_per_epoch\": 20},"
+      " \"retrain\": {\"count\": 8}}";
   cJSON *cfg = cJSON_Parse(cfg_s);
   double t0 = ps_now();
   ps_status st = ps_study_run(cfg, out);

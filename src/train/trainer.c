@@ -318,7 +318,7 @@ ps_status ps_train_run(const ps_train_job *job, ps_train_result *res) {
       ps_info("Pseudo dice [%s]", dice_s);
       if (v.mean_dice > T.best_dice) {
         T.best_dice = v.mean_dice;
-        ps_info("Yayy! New best EMA pseudo Dice: %.4f", v.mean_dice);
+        ps_info("Yayy! New best pseudo Dice: %.4f", v.mean_dice);
       }
       ps_lr_observe(T.sched, v.mean_dice);
     }
