@@ -412,12 +412,13 @@ static void slice_plot(ps_sbuf *b, const trial_row *t, int n, const char *key) {
   free(x);
 }
 
-static void slices(ps_sbuf *b, const trial_row *t, int n) {
-  /* parameter names in order of first appearance, once each */
+/* The searched parameter names of the trials, in order of first appearance,
+ * once each (usable_only: only trials with a finite score). NULL on OOM. */
+static const char **param_keys(const trial_row *t, int n, bool usable_only, int *nk_out) {
   const char **keys = NULL;
   int nk = 0, cap = 0;
   for (int i = 0; i < n; i++) {
-    if (!usable(&t[i]) || !cJSON_IsObject(t[i].params)) continue;
+    if ((usable_only && !usable(&t[i])) || !cJSON_IsObject(t[i].params)) continue;
     const cJSON *e;
     cJSON_ArrayForEach(e, t[i].params) {
       int j = 0;
@@ -426,12 +427,21 @@ static void slices(ps_sbuf *b, const trial_row *t, int n) {
       if (nk == cap) {
         cap = cap ? 2 * cap : 16;
         const char **k2 = realloc(keys, (size_t)cap * sizeof *keys);
-        if (!k2) { free(keys); b->oom = 1; return; }
+        if (!k2) { free(keys); return NULL; }
         keys = k2;
       }
       keys[nk++] = e->string;
     }
   }
+  *nk_out = nk;
+  if (!keys) keys = calloc(1, sizeof *keys); /* distinguish "none" from OOM */
+  return keys;
+}
+
+static void slices(ps_sbuf *b, const trial_row *t, int n) {
+  int nk = 0;
+  const char **keys = param_keys(t, n, true, &nk);
+  if (!keys) { b->oom = 1; return; }
   for (int j = 0; j < nk; j++) slice_plot(b, t, n, keys[j]);
   free(keys);
 }
@@ -572,23 +582,9 @@ static void reward_plot(ps_sbuf *b, const cJSON *rep) {
 }
 
 static void trials_table(ps_sbuf *b, const trial_row *t, int n) {
-  const char **keys = NULL;
-  int nk = 0, cap = 0;
-  for (int i = 0; i < n; i++) {
-    const cJSON *e;
-    cJSON_ArrayForEach(e, t[i].params) {
-      int j = 0;
-      while (j < nk && strcmp(keys[j], e->string) != 0) j++;
-      if (j < nk) continue;
-      if (nk == cap) {
-        cap = cap ? 2 * cap : 16;
-        const char **k2 = realloc(keys, (size_t)cap * sizeof *keys);
-        if (!k2) { free(keys); b->oom = 1; return; }
-        keys = k2;
-      }
-      keys[nk++] = e->string;
-    }
-  }
+  int nk = 0;
+  const char **keys = param_keys(t, n, false, &nk);
+  if (!keys) { b->oom = 1; return; }
   ps_sbuf_printf(b, "<h2>All trials (%d)</h2>\n<div class=\"tw\"><table>\n<tr><th>#</th><th>phase</th><th>state</th>"
                     "<th>score</th><th>time</th>", n);
   for (int j = 0; j < nk; j++) { ps_sbuf_puts(b, "<th>"); esc(b, keys[j]); ps_sbuf_puts(b, "</th>"); }
