@@ -58,6 +58,57 @@ ps_status ps_correlation_report(const double *proxy, const double *full, const i
 ps_status ps_compare_proxies(const double *proxy_a, const double *proxy_b, const double *full,
                              int n, int n_boot, uint64_t seed, cJSON **out);
 
+/* ---- seed noise (proxy/noise.c) ----
+ * Replicate grids are row-major: x[i*R + r] is run r of config i; NaN marks a
+ * failed or missing run (left out of means, SDs and resamples). */
+
+/* Per-config mean and sample SD (n-1) over the finite runs; NaN mean when none, NaN SD when fewer than 2. */
+void ps_replicate_stats(const double *scores, int n, int R, double *mean /* [n] or NULL */, double *sd /* [n] or NULL */);
+
+/* The noise ceiling: how well the full-scale ranking agrees with itself. r is
+ * Spearman between the means of two halves of the replicates (R == 2: rep 0 vs
+ * rep 1), averaged over every balanced split (64 random ones when there are
+ * more), over the configs with every replicate finite; ceiling = 2r / (1 + r)
+ * (Spearman-Brown, half the replicates to all). Negative r is reported as it
+ * comes. NaN when R < 2 or fewer than 3 configs qualify. */
+ps_status ps_noise_ceiling(const double *full, int n, int R, uint64_t seed, double *ceiling, double *split_half,
+                           int *n_used);
+
+/* Percentile-bootstrap 95 % interval of stat(proxy means, full means) that
+ * resamples configurations and, within each drawn config, its P proxy and R
+ * full runs (all with replacement). n_boot <= 0: 2000. */
+ps_status ps_bootstrap_ci_reps(ps_stat_kind k, const double *proxy, int P, const double *full, int R, int n,
+                               int n_boot, uint64_t seed, double ci[2], int *n_degenerate);
+
+/* One-sided permutation p-value (alternative: the proxy agrees with full
+ * better than chance) of stat(x, y) over pairings: exact over all n!
+ * permutations when n <= 9 (*exact = true), else n_resamples random ones with
+ * p = (count + 1) / (n_resamples + 1), as scipy.stats.permutation_test. NaN
+ * when n < 3 or the statistic is undefined. */
+double ps_permutation_p(ps_stat_kind k, const double *x, const double *y, int n, int n_resamples, uint64_t seed,
+                        bool *exact);
+
+/* The verdict rule (README "The verdict"; ps_verdict_rule_text says it in words). */
+#define PS_VERDICT_MIN_CEILING 0.5
+#define PS_VERDICT_ALPHA 0.05
+typedef enum { PS_VERDICT_INFORMATIVE = 0, PS_VERDICT_NOT_INFORMATIVE, PS_VERDICT_INCONCLUSIVE } ps_verdict;
+ps_verdict ps_verdict_decide(double ceiling, double rho, const double rho_ci[2], double p);
+const char *ps_verdict_label(ps_verdict v);
+const char *ps_verdict_rule_text(void);
+
+/* report.json's `correlation` with replicates: {n, n_dropped, P, R, pairs:[{trial,
+ * proxy_score, proxy_sd, proxy_scores, full_score, full_sd, full_scores}],
+ * spearman|kendall|pearson:{value, ci95, n_boot, n_degenerate, p_value, p_exact},
+ * noise_ceiling:{value, split_half, n, R, method}, noise:{pooled_sd, between_sd,
+ * ratio}, topk_overlap:{k, value}, regret, verdict:{label, code, text, advice,
+ * rule, relative}, reason?}. Scores are replicate means; a config without a
+ * finite mean on either side is listed but left out. trial_ids may be NULL. */
+ps_status ps_correlation_report_reps(const double *proxy, int P, const double *full, int R, const int *trial_ids,
+                                     int n, int topk, int n_boot, uint64_t seed, cJSON **out);
+
+/* |Spearman| of each of d parameters (x row-major [n][d], NaN skipped pairwise) with score[n]; NaN when < 3 pairs. */
+void ps_param_importance(const double *x, int n, int d, const double *score, double *imp /* [d] */);
+
 #ifdef __cplusplus
 }
 #endif
