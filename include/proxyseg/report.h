@@ -35,6 +35,12 @@ ps_status ps_report_html_string(const cJSON *report, const cJSON *trials, const 
 /* The same page written atomically to `path`. */
 ps_status ps_report_write_html(const cJSON *report, const cJSON *trials, const cJSON *cases, const char *path);
 
+/* trials.csv (proxy/report_csv.c): one row per trial of `trials` (the array
+ * above): number, phase, state, value, seconds, ref, replicate, seed, then one
+ * column per parameter key (union over trials, sorted); RFC 4180 quoting,
+ * CRLF line ends; empty fields for absent or non-finite values. Atomic write. */
+ps_status ps_report_write_trials_csv(const cJSON *trials, const char *path);
+
 #ifdef __cplusplus
 }
 #endif
