@@ -1,8 +1,11 @@
 /* The whole study (DESIGN.md "The pipeline"): proxy data → proxy network →
  * search on the proxy → full-scale re-training of the winner and a stratified
- * sample of other configs → (optional) full search for a measured speed-up,
- * a second proxy subset for comparison, external validation → report. Every
- * phase is journaled, so re-running the same command resumes where it stopped. */
+ * sample of other configs, R seed replicates each (the noise the verdict is
+ * judged against) → the full-scale winner kept in best/ → optional: the
+ * proxy's two levers separated (factorial), random subsets to compare the
+ * ranked one with, a full search for a measured speed-up, external validation
+ * of proxy and full models → report. Every phase is journaled, so re-running
+ * the same command resumes where it stopped. */
 #include "proxyseg/study.h"
 #include "proxyseg/nn.h"
 #include "proxyseg/synth.h"
@@ -10,28 +13,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char *study_defaults =
-    "{"
-    "\"dataset\": null,"
-    "\"generate\": {\"cases\": 24, \"size\": 48, \"seed\": 0, \"modality\": \"CT\"},"
-    "\"external\": null,"
-    "\"generate_external\": null,"
-    "\"space\": \"lr_aug\","
-    "\"algo\": \"random\", \"algo_opts\": {},"
-    "\"trials\": 12, \"budget_seconds\": 0, \"jobs\": 1, \"seed\": 0, \"pruner\": \"none\","
-    "\"proxy_data\": {\"method\": \"kcenter\", \"fraction\": 0.5, \"keep\": \"diverse\"},"
-    "\"proxy_net\": {\"width\": 0.5, \"depth\": 1},"
-    "\"train\": {},"
-    "\"proxy_train\": {},"
-    "\"full_train\": {},"
-    "\"retrain\": {\"count\": 6},"
-    "\"validate_full\": false,"
-    "\"compare_proxy_data\": null,"
-    "\"warm_start\": false"
-    "}";
-
-cJSON *ps_study_config_defaults(void) { return cJSON_Parse(study_defaults); }
 
 /* The training config of one side (proxy or full): defaults ⊕ train ⊕ side overrides. */
 static ps_status side_config(const cJSON *study, const char *side_key, cJSON **out) {
@@ -68,44 +49,6 @@ static int completed_sorted(ps_journal *J, const char *phase, ps_trial ***out) {
     }
   *out = all;
   return m;
-}
-
-/* The proxy's winner plus count-1 others spread evenly over the proxy ranking. */
-static int choose_retrain(ps_trial **sorted, int m, int count, ps_trial **chosen) {
-  if (count > m) count = m;
-  if (count <= 0) return 0;
-  chosen[0] = sorted[0];
-  for (int i = 1; i < count; i++) {
-    int r = (int)lround((double)i * (m - 1) / (count - 1));
-    chosen[i] = sorted[r];
-  }
-  return count;
-}
-
-/* Re-run the given proxy trials' params on another side (full scale, or another subset). */
-static ps_status rerun_trials(const char *study_dir, const char *phase, ps_trial **src, int k, const cJSON *side_cfg,
-                              uint64_t seed, ps_study_ctx *ctx, const cJSON *train_ids, bool keep_ckpt, int jobs) {
-  int first;
-  ps_status st = ps_study_phase_first_number(study_dir, phase, &first);
-  if (st) return st;
-  const cJSON **cfgs = calloc((size_t)k + 1, sizeof *cfgs), **params = calloc((size_t)k + 1, sizeof *params);
-  int *refs = calloc((size_t)k + 1, sizeof *refs);
-  if (!cfgs || !params || !refs) { free(cfgs); free(params); free(refs); return ps_error(PS_ERR_NOMEM, "out of memory"); }
-  for (int i = 0; i < k; i++) {
-    cJSON *c = cJSON_Duplicate(side_cfg, 1);
-    const cJSON *it;
-    cJSON_ArrayForEach(it, src[i]->params) ps_json_set(c, it->string, cJSON_Duplicate(it, 1));
-    ps_json_set(c, "seed", cJSON_CreateNumber((double)ps_trial_seed(seed, first + i)));
-    cfgs[i] = c;
-    params[i] = src[i]->params;
-    refs[i] = src[i]->number;
-  }
-  st = ps_run_configs(study_dir, phase, first, cfgs, refs, params, k, jobs, ctx->cache_dir, train_ids, ctx->val_ids, keep_ckpt);
-  for (int i = 0; i < k; i++) cJSON_Delete((cJSON *)cfgs[i]);
-  free(cfgs);
-  free(params);
-  free(refs);
-  return st;
 }
 
 /* study.json: the resolved configuration. An existing one must agree, or the
@@ -158,139 +101,231 @@ static ps_status ensure_dataset(cJSON *cfg, const char *out_dir, const char *key
   return st;
 }
 
-ps_status ps_study_run(const cJSON *user_cfg, const char *out_dir) {
-  double t_start = ps_now();
-  cJSON *cfg = ps_study_config_defaults();
-  const cJSON *it;
-  cJSON_ArrayForEach(it, user_cfg) {
-    if (!cJSON_GetObjectItemCaseSensitive(cfg, it->string)) {
-      cJSON_Delete(cfg);
-      return ps_error(PS_ERR_INVALID, "study config: unknown key '%s'", it->string);
-    }
-  }
-  ps_json_merge(cfg, user_cfg);
-  ps_status st = ps_mkdir_p(out_dir);
-  char *dataset = NULL, *external = NULL;
-  cJSON *proxy_cfg = NULL, *full_cfg = NULL, *kept = NULL;
-  ps_space *space = NULL;
+
+/* What the stages of one study share. */
+typedef struct {
+  cJSON *cfg;
+  const char *out;
   ps_study_ctx ctx;
-  memset(&ctx, 0, sizeof ctx);
-  if (!st) st = side_config(cfg, "proxy_train", &proxy_cfg);
-  if (!st) st = side_config(cfg, "full_train", &full_cfg);
-  if (!st) st = shrink_net(proxy_cfg, cJSON_GetObjectItemCaseSensitive(cfg, "proxy_net"));
-  if (!st) st = ps_study_space(cJSON_GetObjectItemCaseSensitive(cfg, "space"), NULL, &space);
+  cJSON *proxy_cfg, *full_cfg, *kept;
+  char *dataset, *external;
+  ps_space *space;
+  uint64_t seed;
+  int jobs, P, R;
+  ps_journal *J;       /* open while chosen[] is in use */
+  ps_trial **sorted, **chosen;
+  int k;
+} study_run;
+
+static ps_rerun_opts rerun_opts(const study_run *S, const char *phase, int reps, const cJSON *side,
+                                const cJSON *train_ids, bool keep) {
+  ps_rerun_opts o = {S->out, phase, S->chosen, S->k, reps, S->jobs, side, S->seed, S->ctx.cache_dir,
+                     train_ids, S->ctx.val_ids, keep};
+  return o;
+}
+
+static ps_status stage_setup(study_run *S, const cJSON *user_cfg) {
+  S->cfg = ps_study_config_defaults();
+  const cJSON *it;
+  cJSON_ArrayForEach(it, user_cfg)
+    if (!cJSON_GetObjectItemCaseSensitive(S->cfg, it->string))
+      return ps_error(PS_ERR_INVALID, "study config: unknown key '%s'", it->string);
+  ps_json_merge(S->cfg, user_cfg);
+  ps_status st = ps_study_config_check(S->cfg);
+  if (!st) st = ps_mkdir_p(S->out);
+  if (!st) st = side_config(S->cfg, "proxy_train", &S->proxy_cfg);
+  if (!st) st = side_config(S->cfg, "full_train", &S->full_cfg);
+  if (!st) st = shrink_net(S->proxy_cfg, cJSON_GetObjectItemCaseSensitive(S->cfg, "proxy_net"));
+  if (!st) st = ps_study_space(cJSON_GetObjectItemCaseSensitive(S->cfg, "space"), NULL, &S->space);
   if (!st) {
     /* every default written out, the resolved sides too */
-    cJSON_ReplaceItemInObject(cfg, "space", ps_space_to_json(space));
-    cJSON *resolved = cJSON_AddObjectToObject(cfg, "resolved");
-    cJSON_AddItemToObject(resolved, "proxy_train", cJSON_Duplicate(proxy_cfg, 1));
-    cJSON_AddItemToObject(resolved, "full_train", cJSON_Duplicate(full_cfg, 1));
-    st = write_study_json(out_dir, cfg);
+    cJSON_ReplaceItemInObject(S->cfg, "space", ps_space_to_json(S->space));
+    cJSON *resolved = cJSON_AddObjectToObject(S->cfg, "resolved");
+    cJSON_AddItemToObject(resolved, "proxy_train", cJSON_Duplicate(S->proxy_cfg, 1));
+    cJSON_AddItemToObject(resolved, "full_train", cJSON_Duplicate(S->full_cfg, 1));
+    st = write_study_json(S->out, S->cfg);
   }
-  if (!st) st = ensure_dataset(cfg, out_dir, "dataset", "generate", 'a', &dataset);
-  if (!st && !dataset) st = ps_error(PS_ERR_INVALID, "study config: give 'dataset' (a folder) or 'generate'");
-  if (!st) st = ensure_dataset(cfg, out_dir, "external", "generate_external", 'b', &external);
-  double t_prep = ps_now();
-  if (!st) st = ps_study_ctx_open(dataset, out_dir, full_cfg, &ctx);
-  t_prep = ps_now() - t_prep;
-  uint64_t seed = (uint64_t)ps_json_num(cfg, "seed", 0);
-  int jobs = ps_json_int(cfg, "jobs", 1);
-  char *cases_json = ps_path_join(out_dir, "proxy/cases.json");
-  double t_pd = ps_now();
-  if (!st) st = ps_study_proxy_data(&ctx, cJSON_GetObjectItemCaseSensitive(cfg, "proxy_data"), cases_json, &kept);
-  t_pd = ps_now() - t_pd;
-  if (!st) ps_info("proxy data: %d of %d training cases kept (%s)", cJSON_GetArraySize(kept),
-                   cJSON_GetArraySize(ctx.train_ids), ps_json_str(cfg, "proxy_data.method", "?"));
-  ps_phase_opts po = {0};
-  if (!st) {
-    po.study_dir = out_dir;
-    po.phase = "proxy";
-    po.space = space;
-    po.algo = ps_json_str(cfg, "algo", "random");
-    po.algo_opts = cJSON_GetObjectItemCaseSensitive(cfg, "algo_opts");
-    po.n_trials = ps_json_int(cfg, "trials", 12);
-    po.budget_seconds = ps_json_num(cfg, "budget_seconds", 0);
-    po.jobs = jobs;
-    po.seed = seed;
-    po.base_config = proxy_cfg;
-    po.cache_dir = ctx.cache_dir;
-    po.train_ids = kept;
-    po.val_ids = ctx.val_ids;
-    po.pruner = ps_json_str(cfg, "pruner", "none");
-    char *wck = NULL;
-    if (ps_json_bool(cfg, "warm_start", false))
-      st = ps_study_warm_start(out_dir, proxy_cfg, ctx.cache_dir, kept, ctx.val_ids, &wck);
-    po.warm_start = wck;
-    if (!st) ps_info("proxy search: %s, %d trials, network width x%.2f depth -%d", po.algo, po.n_trials,
-            ps_json_num(cfg, "proxy_net.width", 1), ps_json_int(cfg, "proxy_net.depth", 0));
-    if (!st) st = ps_search_phase(&po);
-    free(wck);
-    po.warm_start = NULL;
+  if (!st) st = ensure_dataset(S->cfg, S->out, "dataset", "generate", 'a', &S->dataset);
+  if (!st && !S->dataset) st = ps_error(PS_ERR_INVALID, "study config: give 'dataset' (a folder) or 'generate'");
+  if (!st) st = ensure_dataset(S->cfg, S->out, "external", "generate_external", 'b', &S->external);
+  S->seed = (uint64_t)ps_json_num(S->cfg, "seed", 0);
+  S->jobs = ps_json_int(S->cfg, "jobs", 1);
+  S->R = ps_json_int(S->cfg, "retrain.replicates", 2);
+  S->P = ps_json_int(S->cfg, "retrain.proxy_replicates", 1);
+  return st;
+}
+
+static ps_status stage_proxy_search(study_run *S, ps_phase_opts *po) {
+  po->study_dir = S->out;
+  po->phase = "proxy";
+  po->space = S->space;
+  po->algo = ps_json_str(S->cfg, "algo", "random");
+  po->algo_opts = cJSON_GetObjectItemCaseSensitive(S->cfg, "algo_opts");
+  po->n_trials = ps_json_int(S->cfg, "trials", 12);
+  po->budget_seconds = ps_json_num(S->cfg, "budget_seconds", 0);
+  po->jobs = S->jobs;
+  po->seed = S->seed;
+  po->base_config = S->proxy_cfg;
+  po->cache_dir = S->ctx.cache_dir;
+  po->train_ids = S->kept;
+  po->val_ids = S->ctx.val_ids;
+  po->pruner = ps_json_str(S->cfg, "pruner", "none");
+  po->keep_checkpoints = S->external != NULL; /* proxy models are scored externally too */
+  char *wck = NULL;
+  ps_status st = PS_OK;
+  if (ps_json_bool(S->cfg, "warm_start", false))
+    st = ps_study_warm_start(S->out, S->proxy_cfg, S->ctx.cache_dir, S->kept, S->ctx.val_ids, &wck);
+  po->warm_start = wck;
+  if (!st) ps_info("proxy search: %s, %d trials, network width x%.2f depth -%d", po->algo, po->n_trials,
+                   ps_json_num(S->cfg, "proxy_net.width", 1), ps_json_int(S->cfg, "proxy_net.depth", 0));
+  if (!st) st = ps_search_phase(po);
+  free(wck);
+  po->warm_start = NULL;
+  return st;
+}
+
+/* The proxy's winner plus count-1 others spread evenly over the proxy ranking. */
+static ps_status stage_choose(study_run *S) {
+  char *jpath = ps_path_join(S->out, "journal.jsonl");
+  ps_status st = ps_journal_open(jpath, &S->J);
+  free(jpath);
+  if (st) return st;
+  int m = completed_sorted(S->J, "proxy", &S->sorted);
+  if (m == 0) return ps_error(PS_ERR_RUNTIME, "no proxy trial completed; nothing to re-train (see trials/*/log.txt)");
+  int count = ps_json_int(S->cfg, "retrain.count", 6);
+  if (count > m) count = m;
+  S->chosen = calloc((size_t)count, sizeof *S->chosen);
+  if (!S->chosen) return ps_error(PS_ERR_NOMEM, "out of memory");
+  S->chosen[0] = S->sorted[0];
+  for (int i = 1; i < count; i++) S->chosen[i] = S->sorted[(int)lround((double)i * (m - 1) / (count - 1))];
+  S->k = count;
+  return PS_OK;
+}
+
+static ps_status stage_retrain(study_run *S) {
+  bool ext = S->external != NULL;
+  ps_status st = PS_OK;
+  if (S->P > 1) {
+    ps_info("proxy replicates: %d more run(s) of each of the %d chosen configurations on the proxy", S->P - 1, S->k);
+    ps_rerun_opts o = rerun_opts(S, "proxy_rep", S->P - 1, S->proxy_cfg, S->kept, ext);
+    st = ps_study_rerun(&o);
   }
-  /* full-scale re-training of the winner and a stratified sample */
-  char *jpath = ps_path_join(out_dir, "journal.jsonl");
-  ps_journal *J = NULL;
-  if (!st) st = ps_journal_open(jpath, &J);
   if (!st) {
-    ps_trial **sorted;
-    int m = completed_sorted(J, "proxy", &sorted);
-    int count = ps_json_int(cfg, "retrain.count", 6);
-    ps_trial **chosen = calloc((size_t)(count > 0 ? count : 1), sizeof *chosen);
-    int k = chosen ? choose_retrain(sorted, m, count, chosen) : 0;
-    if (m == 0) st = ps_error(PS_ERR_RUNTIME, "no proxy trial completed; nothing to re-train (see trials/*/log.txt)");
+    ps_info("re-training %d configurations at full scale, %d seed replicate(s) each (the proxy's winner, trial %d, "
+            "and %d others)", S->k, S->R, S->chosen[0]->number, S->k - 1);
+    ps_rerun_opts o = rerun_opts(S, "full", S->R, S->full_cfg, S->ctx.train_ids, true);
+    st = ps_study_rerun(&o);
+  }
+  if (!st) st = ps_study_keep_best(S->out);
+  return st;
+}
+
+/* The proxy's two levers separated (the proxy paper's table): proxy data with
+ * the full network, and the proxy network with all the data. */
+static ps_status stage_factorial(study_run *S) {
+  if (!ps_json_bool(S->cfg, "factorial", false)) return PS_OK;
+  cJSON *data_only = cJSON_Duplicate(S->full_cfg, 1), *net_only = cJSON_Duplicate(S->proxy_cfg, 1);
+  /* each cell keeps the schedule of its network's side: only the data (or only the network) changes */
+  ps_info("factorial: the %d configurations with proxy data only, then with the proxy network only", S->k);
+  ps_rerun_opts o = rerun_opts(S, "factorial_data", S->P, data_only, S->kept, false);
+  ps_status st = ps_study_rerun(&o);
+  if (!st) {
+    o = rerun_opts(S, "factorial_net", S->P, net_only, S->ctx.train_ids, false);
+    st = ps_study_rerun(&o);
+  }
+  cJSON_Delete(data_only);
+  cJSON_Delete(net_only);
+  return st;
+}
+
+/* The ranked subset against other subsets of the same size: a random subset's
+ * result is itself a random variable, so random draws come several at a time. */
+static ps_status stage_compare(study_run *S) {
+  const cJSON *cmp = cJSON_GetObjectItemCaseSensitive(S->cfg, "compare_proxy_data");
+  if (!cJSON_IsObject(cmp)) return PS_OK;
+  const char *method = ps_json_str(cmp, "method", "random");
+  int draws = ps_json_int(cmp, "draws", strcmp(method, "random") ? 1 : 3);
+  ps_status st = PS_OK;
+  for (int d = 1; d <= draws && !st; d++) {
+    cJSON *opts = cJSON_Duplicate(cmp, 1), *kept2 = NULL;
+    if (!cJSON_GetObjectItemCaseSensitive(opts, "fraction"))
+      ps_json_set(opts, "fraction", cJSON_CreateNumber(ps_json_num(S->cfg, "proxy_data.fraction", 0.5)));
+    ps_json_set(opts, "seed", cJSON_CreateNumber((double)(ps_seed_derive(S->seed, 1000 + (uint64_t)d) & 0x7fffffff)));
+    char *file = ps_strfmt("%s/proxy/cases_compare_%d.json", S->out, d);
+    char phase[24];
+    snprintf(phase, sizeof phase, "compare_%d", d);
+    st = ps_study_proxy_data(&S->ctx, opts, file, &kept2);
     if (!st) {
-      ps_info("re-training %d configurations at full scale (the proxy's winner, trial %d, and %d others)", k, chosen[0]->number, k - 1);
-      st = rerun_trials(out_dir, "full", chosen, k, full_cfg, seed, &ctx, ctx.train_ids, external != NULL, jobs);
+      ps_info("comparison %d/%d: the %d configurations on a '%s' subset", d, draws, S->k, method);
+      ps_rerun_opts o = rerun_opts(S, phase, 1, S->proxy_cfg, kept2, false);
+      st = ps_study_rerun(&o);
     }
-    /* comparison mode: the same configs on another proxy subset */
-    const cJSON *cmp = cJSON_GetObjectItemCaseSensitive(cfg, "compare_proxy_data");
-    if (!st && cJSON_IsObject(cmp)) {
-      cJSON *kept2 = NULL;
-      char *cases2 = ps_path_join(out_dir, "proxy/cases_compare.json");
-      st = ps_study_proxy_data(&ctx, cmp, cases2, &kept2);
-      free(cases2);
-      if (!st) {
-        ps_info("comparison: re-running the %d configs on the '%s' subset", k, ps_json_str(cmp, "method", "?"));
-        st = rerun_trials(out_dir, "proxy_compare", chosen, k, proxy_cfg, seed, &ctx, kept2, false, jobs);
-      }
-      cJSON_Delete(kept2);
-    }
-    free(sorted);
-    free(chosen);
+    free(file);
+    cJSON_Delete(opts);
+    cJSON_Delete(kept2);
   }
-  ps_journal_free(J);
-  J = NULL;
-  /* measured speed-up: the same search at full scale */
-  if (!st && ps_json_bool(cfg, "validate_full", false)) {
+  return st;
+}
+
+/* timing.json: what is not in the journal. Preprocessing is kept from the run
+ * that did it (a resumed run finds the cache and takes a moment). */
+static ps_status write_timing(const study_run *S, double t_prep, double wall) {
+  char *tp = ps_path_join(S->out, "timing.json");
+  cJSON *old = NULL, *timing = cJSON_CreateObject();
+  if (ps_path_exists(tp) && ps_json_read(tp, &old)) old = NULL;
+  double prev = ps_json_num(old, "preprocessing_seconds", 0);
+  cJSON_AddNumberToObject(timing, "preprocessing_seconds", prev > t_prep ? prev : t_prep);
+  cJSON_AddNumberToObject(timing, "study_wall_seconds_this_run", wall);
+  ps_status st = ps_json_write(tp, timing);
+  free(tp);
+  cJSON_Delete(timing);
+  cJSON_Delete(old);
+  return st;
+}
+
+ps_status ps_study_run(const cJSON *user_cfg, const char *out_dir) {
+  double t_start = ps_now();
+  study_run S;
+  memset(&S, 0, sizeof S);
+  S.out = out_dir;
+  ps_status st = stage_setup(&S, user_cfg);
+  double t_prep = ps_now();
+  if (!st) st = ps_study_ctx_open(S.dataset, out_dir, S.full_cfg, &S.ctx);
+  t_prep = ps_now() - t_prep;
+  char *cases_json = ps_path_join(out_dir, "proxy/cases.json");
+  if (!st) st = ps_study_proxy_data(&S.ctx, cJSON_GetObjectItemCaseSensitive(S.cfg, "proxy_data"), cases_json, &S.kept);
+  free(cases_json);
+  if (!st) ps_info("proxy data: %d of %d training cases kept (%s)", cJSON_GetArraySize(S.kept),
+                   cJSON_GetArraySize(S.ctx.train_ids), ps_json_str(S.cfg, "proxy_data.method", "?"));
+  ps_phase_opts po = {0};
+  if (!st) st = stage_proxy_search(&S, &po);
+  if (!st) st = stage_choose(&S);
+  if (!st) st = stage_retrain(&S);
+  if (!st) st = stage_factorial(&S);
+  if (!st) st = stage_compare(&S);
+  if (!st && ps_json_bool(S.cfg, "validate_full", false)) {
+    /* measured speed-up: the same search at full scale */
     ps_phase_opts fo = po;
     fo.phase = "full_search";
-    fo.base_config = full_cfg;
-    fo.train_ids = ctx.train_ids;
+    fo.base_config = S.full_cfg;
+    fo.train_ids = S.ctx.train_ids;
+    fo.keep_checkpoints = false;
     ps_info("validate_full: running the same search at full scale");
     st = ps_search_phase(&fo);
   }
-  /* external validation of the full-scale models */
-  if (!st && external) st = ps_study_external(out_dir, external, &ctx);
-  if (!st) {
-    cJSON *timing = cJSON_CreateObject();
-    cJSON_AddNumberToObject(timing, "preprocessing_seconds", t_prep);
-    cJSON_AddNumberToObject(timing, "proxy_data_seconds", t_pd);
-    cJSON_AddNumberToObject(timing, "study_wall_seconds_this_run", ps_now() - t_start);
-    char *tp = ps_path_join(out_dir, "timing.json");
-    st = ps_json_write(tp, timing);
-    free(tp);
-    cJSON_Delete(timing);
-  }
+  if (!st && S.external) st = ps_study_external(out_dir, S.external, &S.ctx);
+  if (!st) st = write_timing(&S, t_prep, ps_now() - t_start);
   if (!st) st = ps_study_report(out_dir, NULL);
-  free(jpath);
-  free(cases_json);
-  free(dataset);
-  free(external);
-  cJSON_Delete(kept);
-  cJSON_Delete(proxy_cfg);
-  cJSON_Delete(full_cfg);
-  ps_space_free(space);
-  ps_study_ctx_close(&ctx);
-  cJSON_Delete(cfg);
+  free(S.sorted);
+  free(S.chosen);
+  ps_journal_free(S.J);
+  free(S.dataset);
+  free(S.external);
+  cJSON_Delete(S.kept);
+  cJSON_Delete(S.proxy_cfg);
+  cJSON_Delete(S.full_cfg);
+  ps_space_free(S.space);
+  ps_study_ctx_close(&S.ctx);
+  cJSON_Delete(S.cfg);
   return st;
 }

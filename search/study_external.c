@@ -1,6 +1,8 @@
-/* External validation (as in the proxy-data paper): the full-scale models are
- * also scored on another dataset (e.g. a --site b synthetic task), preprocessed
- * with the training data's plan so that intensities are normalised alike. */
+/* External validation (as in the proxy-data paper): every re-trained
+ * configuration's models — its proxy model(s) and its full-scale replicates —
+ * are also scored on another dataset (e.g. a --site b synthetic task),
+ * preprocessed with the training data's plan so that intensities are
+ * normalised alike; the report correlates proxy and full there too. */
 #include "proxyseg/study.h"
 #include "proxyseg/cache.h"
 #include "proxyseg/nn.h"
@@ -36,12 +38,32 @@ ps_status ps_study_external(const char *study_dir, const char *dataset_dir, ps_s
   cJSON_AddNumberToObject(out, "cases", n);
   int *all = malloc((size_t)(n ? n : 1) * sizeof(int));
   for (int i = 0; all && i < n; i++) all[i] = i;
-  ps_trial **ft = NULL;
+  /* the proxy trials that were re-trained, their proxy replicates, the full-scale replicates */
+  ps_trial **ft = NULL, **pt = NULL, **rt = NULL;
   int n_ft = st ? 0 : ps_journal_phase(J, "full", &ft);
-  for (int i = 0; i < n_ft && !st; i++) {
-    if (ft[i]->state != PS_TRIAL_COMPLETE) continue;
-    char *ck = ps_strfmt("%s/trials/%04d/checkpoint.h5", study_dir, ft[i]->number);
-    char *cp = ps_strfmt("%s/trials/%04d/config.json", study_dir, ft[i]->number);
+  int n_pt = st ? 0 : ps_journal_phase(J, "proxy", &pt);
+  int n_rt = st ? 0 : ps_journal_phase(J, "proxy_rep", &rt);
+  int n_sel = 0;
+  ps_trial **sel = malloc((size_t)(n_ft + n_pt + n_rt + 1) * sizeof *sel);
+  if (!sel && !st) st = ps_error(PS_ERR_NOMEM, "out of memory");
+  for (int i = 0; sel && i < n_pt; i++) {
+    bool retrained = false;
+    for (int j = 0; j < n_ft && !retrained; j++) retrained = ft[j]->ref == pt[i]->number;
+    if (retrained) sel[n_sel++] = pt[i];
+  }
+  for (int i = 0; sel && i < n_rt; i++) sel[n_sel++] = rt[i];
+  for (int i = 0; sel && i < n_ft; i++) sel[n_sel++] = ft[i];
+  for (int i = 0; i < n_sel && !st; i++) {
+    ps_trial *t = sel[i];
+    if (t->state != PS_TRIAL_COMPLETE) continue;
+    char *ck = ps_strfmt("%s/trials/%04d/checkpoint.h5", study_dir, t->number);
+    char *cp = ps_strfmt("%s/trials/%04d/config.json", study_dir, t->number);
+    if (!ps_path_exists(ck)) {
+      ps_warn("external validation: trial %d left no checkpoint; not scored", t->number);
+      free(ck);
+      free(cp);
+      continue;
+    }
     ps_net *net = NULL;
     cJSON *cfg = NULL;
     ps_tape *tape = ps_tape_create();
@@ -51,12 +73,13 @@ ps_status ps_study_external(const char *study_dir, const char *dataset_dir, ps_s
     if (!st) st = ps_validate(net, tape, cfg, cases, all, n, n_classes, &v);
     if (!st) {
       cJSON *o = cJSON_CreateObject();
-      cJSON_AddNumberToObject(o, "trial", ft[i]->number);
-      cJSON_AddNumberToObject(o, "ref", ft[i]->ref);
-      cJSON_AddNumberToObject(o, "internal_dice", ft[i]->value);
+      cJSON_AddNumberToObject(o, "trial", t->number);
+      cJSON_AddStringToObject(o, "phase", t->phase);
+      cJSON_AddNumberToObject(o, "ref", t->ref >= 0 ? t->ref : t->number);
+      cJSON_AddNumberToObject(o, "internal_dice", t->value);
       cJSON_AddNumberToObject(o, "external_dice", v.mean_dice);
       cJSON_AddItemToArray(arr, o);
-      ps_info("external validation: trial %d Dice %.4f (internal %.4f)", ft[i]->number, v.mean_dice, ft[i]->value);
+      ps_info("external validation: trial %d (%s) Dice %.4f (internal %.4f)", t->number, t->phase, v.mean_dice, t->value);
     }
     ps_val_result_free(&v);
     ps_tape_free(tape);
@@ -71,6 +94,9 @@ ps_status ps_study_external(const char *study_dir, const char *dataset_dir, ps_s
     free(p);
   }
   free(ft);
+  free(pt);
+  free(rt);
+  free(sel);
   free(all);
   cJSON_Delete(out);
   ps_journal_free(J);

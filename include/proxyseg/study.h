@@ -42,6 +42,8 @@ ps_status ps_study_proxy_data(ps_study_ctx *c, const cJSON *opts, const char *ou
 ps_status ps_study_space(const cJSON *spec, const char *base_dir, ps_space **out);
 /* The resolved study configuration's defaults. */
 cJSON *ps_study_config_defaults(void);
+/* Check every known key's type and range (PS_ERR_INVALID naming the key). */
+ps_status ps_study_config_check(const cJSON *cfg);
 /* Score the kept full-scale models (phase "full") on an external dataset;
  * writes STUDY/external.json. */
 ps_status ps_study_external(const char *study_dir, const char *dataset_dir, ps_study_ctx *ctx);
@@ -88,6 +90,27 @@ ps_status ps_study_phase_first_number(const char *study_dir, const char *phase, 
  * fine-tunes from its checkpoint, returned in *ckpt (caller frees). */
 ps_status ps_study_warm_start(const char *study_dir, const cJSON *config, const char *cache_dir,
                               const cJSON *train_ids, const cJSON *val_ids, char **ckpt);
+
+/* ---- re-running chosen configurations (study_retrain.c) ---- */
+/* Re-run the params of the proxy trials src[0..k) on another side (full scale,
+ * proxy replicates, a factorial cell, another subset): `reps` runs each, numbered
+ * replicate-major from the phase's first number (trial first + r*k + i is
+ * replicate r of src[i]), each with its own seed. Resumable like a search. */
+typedef struct {
+  const char *study_dir, *phase;
+  ps_trial *const *src;
+  int k, reps, jobs;
+  const cJSON *side_config;     /* training config of the side; src params are written over it */
+  uint64_t seed;
+  const char *cache_dir;
+  const cJSON *train_ids, *val_ids;
+  bool keep_checkpoints;
+} ps_rerun_opts;
+ps_status ps_study_rerun(const ps_rerun_opts *o);
+
+/* The full-scale winner by replicate mean: copy its best replicate's checkpoint
+ * and config to STUDY/best/ (checkpoint.h5, config.json, best.json). */
+ps_status ps_study_keep_best(const char *study_dir);
 
 /* ---- the whole study ---- */
 ps_status ps_study_run(const cJSON *study_cfg, const char *out_dir);

@@ -7,30 +7,99 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The headline a person reads at the end of a study. */
+static double num(const cJSON *v) { return cJSON_IsNumber(v) ? v->valuedouble : NAN; }
+
+static void print_rho(const char *label, const cJSON *corr) {
+  const cJSON *ci = ps_json_path(corr, "spearman.ci95");
+  double v = ps_json_num(corr, "spearman.value", NAN);
+  if (!isfinite(v) || cJSON_GetArraySize(ci) != 2) {
+    fprintf(stderr, "%-10s not enough configs trained at both scales for a correlation\n", label);
+    return;
+  }
+  fprintf(stderr, "%-10s Spearman rho %.2f [95%% CI %.2f, %.2f], p = %.3g, Kendall tau-b %.2f, over %d configs x %d "
+                  "replicates; noise ceiling %.2f\n",
+          label, v, num(cJSON_GetArrayItem(ci, 0)), num(cJSON_GetArrayItem(ci, 1)),
+          ps_json_num(corr, "spearman.p_value", NAN), ps_json_num(corr, "kendall.value", NAN),
+          ps_json_int(corr, "n", 0) - ps_json_int(corr, "n_dropped", 0), ps_json_int(corr, "R", 1),
+          ps_json_num(corr, "noise_ceiling.value", NAN));
+}
+
+/* "lr=0.00312, aug.mirror.p=0.5, ..." — the searched parameters, most important first, rounded. */
+static void print_params(const cJSON *params, const cJSON *importance, int max_shown, const char *rest) {
+  int shown = 0, total = cJSON_GetArraySize(params);
+  const cJSON *imp;
+  cJSON *order = cJSON_CreateArray();
+  cJSON_ArrayForEach(imp, importance) cJSON_AddItemToArray(order, cJSON_CreateString(ps_json_str(imp, "param", "")));
+  const cJSON *p;
+  cJSON_ArrayForEach(p, params) {
+    bool listed = false;
+    const cJSON *o;
+    cJSON_ArrayForEach(o, order) listed = listed || !strcmp(o->valuestring, p->string);
+    if (!listed) cJSON_AddItemToArray(order, cJSON_CreateString(p->string));
+  }
+  const cJSON *o;
+  cJSON_ArrayForEach(o, order) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(params, o->valuestring);
+    if (!v || shown >= max_shown) continue;
+    if (cJSON_IsNumber(v)) fprintf(stderr, "%s%s=%.3g", shown ? ", " : "", o->valuestring, v->valuedouble);
+    else if (cJSON_IsString(v)) fprintf(stderr, "%s%s=%s", shown ? ", " : "", o->valuestring, v->valuestring);
+    else fprintf(stderr, "%s%s=%s", shown ? ", " : "", o->valuestring, cJSON_IsTrue(v) ? "true" : "false");
+    shown++;
+  }
+  if (total > shown) fprintf(stderr, " (+%d more in %s)", total - shown, rest);
+  fprintf(stderr, "\n");
+  cJSON_Delete(order);
+}
+
+/* The headline a person reads at the end of a study: the verdict first. */
 static void print_headline(const char *dir) {
-  cJSON *h = NULL;
   char *rp = ps_path_join(dir, "report.json");
   cJSON *rep = NULL;
   if (ps_json_read(rp, &rep)) { free(rp); return; }
-  const cJSON *rho = ps_json_path(rep, "correlation.spearman");
-  const cJSON *ci = cJSON_GetObjectItemCaseSensitive(rho, "ci95");
-  double v = ps_json_num(rho, "value", NAN);
   fprintf(stderr, "\n== proxyseg study: %s ==\n", dir);
-  fprintf(stderr, "report:   %s/report.html (and report.json)\n", dir);
-  if (isfinite(v) && cJSON_GetArraySize(ci) == 2)
-    fprintf(stderr, "ranking:  Spearman rho = %.3f [95%% CI %.3f, %.3f], Kendall tau = %.3f over %d configs\n", v,
-            cJSON_GetArrayItem(ci, 0)->valuedouble, cJSON_GetArrayItem(ci, 1)->valuedouble,
-            ps_json_num(rep, "correlation.kendall.value", NAN), ps_json_int(rep, "correlation.n", 0));
-  else
-    fprintf(stderr, "ranking:  not enough configs trained at both scales for a correlation\n");
-  fprintf(stderr, "speed-up: %.1fx (%s)\n", ps_json_num(rep, "speedup.factor", NAN), ps_json_str(rep, "speedup.how", "n/a"));
+  fprintf(stderr, "verdict:   %s\n", ps_json_str(rep, "verdict.text", ps_json_str(rep, "verdict.label", "n/a")));
+  if (ps_json_str(rep, "verdict.advice", NULL)) fprintf(stderr, "           %s\n", ps_json_str(rep, "verdict.advice", ""));
+  print_rho("internal:", cJSON_GetObjectItemCaseSensitive(rep, "correlation"));
+  const cJSON *ext = cJSON_GetObjectItemCaseSensitive(rep, "correlation_external");
+  if (ext) print_rho("external:", ext);
+  const cJSON *row;
+  const cJSON *rows = ps_json_path(rep, "factorial.rows");
+  if (rows) {
+    fprintf(stderr, "levers:   ");
+    cJSON_ArrayForEach(row, rows)
+      fprintf(stderr, " %s %.1fx rho %.2f;", ps_json_str(row, "name", "?"), ps_json_num(row, "speedup", NAN),
+              ps_json_num(row, "spearman.value", NAN));
+    fprintf(stderr, "\n");
+  }
+  const cJSON *rs = cJSON_GetObjectItemCaseSensitive(rep, "random_subsets");
+  if (rs)
+    fprintf(stderr, "subsets:   the %s subset's rho %.2f ranks %d of %d against %d '%s' subsets of the same size\n",
+            ps_json_str(rs, "ranked_method", "?"), ps_json_num(rs, "ranked_rho", NAN), ps_json_int(rs, "rank", 0),
+            ps_json_int(rs, "of", 0), ps_json_int(rs, "of", 1) - 1, ps_json_str(rs, "method", "random"));
+  fprintf(stderr, "speed-up:  search %.1fx (%s); end to end %.1fx\n", ps_json_num(rep, "speedup.search.factor", NAN),
+          ps_json_str(rep, "speedup.search.how", "n/a"), ps_json_num(rep, "speedup.end_to_end.factor", NAN));
   const cJSON *best = cJSON_GetObjectItemCaseSensitive(rep, "best");
-  char *params = best ? cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(best, "params")) : NULL;
-  fprintf(stderr, "best:     trial %d %s: proxy Dice %.4f, full Dice %.4f\n", ps_json_int(best, "trial", -1),
-          params ? params : "{}", ps_json_num(best, "proxy_score", NAN), ps_json_num(best, "full_score", NAN));
-  free(params);
-  cJSON_Delete(h);
+  const cJSON *importance = cJSON_GetObjectItemCaseSensitive(rep, "importance");
+  if (best) {
+    char *rest = ps_strfmt("%s/best/config.json", dir);
+    fprintf(stderr, "best:      the config of proxy trial %d, full-scale Dice %.4f +- %.4f over %d replicates: ",
+            ps_json_int(best, "trial", -1), ps_json_num(best, "full_mean", NAN), ps_json_num(best, "full_sd", NAN),
+            cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(best, "full_scores")));
+    print_params(cJSON_GetObjectItemCaseSensitive(best, "params"), importance, 6, rest);
+    free(rest);
+  }
+  const cJSON *win = cJSON_GetObjectItemCaseSensitive(rep, "proxy_winner");
+  if (win) {
+    fprintf(stderr, "proxy's winner: trial %d, proxy Dice %.4f, ", ps_json_int(win, "trial", -1),
+            ps_json_num(win, "proxy_score", NAN));
+    if (ps_json_int(win, "full_rank", 0) > 0)
+      fprintf(stderr, "full-scale Dice %.4f (rank %d of %d)\n", ps_json_num(win, "full_mean", NAN),
+              ps_json_int(win, "full_rank", 0), ps_json_int(win, "of", 0));
+    else
+      fprintf(stderr, "not re-trained at full scale\n");
+  }
+  if (best) fprintf(stderr, "use it:    %s\n", ps_json_str(best, "predict_command", ""));
+  fprintf(stderr, "report:    %s/report.html (report.json, trials.csv)\n", dir);
   cJSON_Delete(rep);
   free(rp);
 }

@@ -1,6 +1,6 @@
 # Study-level integration tests: they drive the proxyseg binary like a user.
 set(PS_STUDY_ENV "PROXYSEG_EXE=$<TARGET_FILE:proxyseg>;OMP_NUM_THREADS=1")
-foreach(t study_e2e study_resume study_diverge study_prune study_options)
+foreach(t study_e2e study_resume study_diverge study_prune study_options study_noise)
   add_test(NAME ${t} COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/${t}.sh $<TARGET_FILE:proxyseg> ${PS_PYTHON}
            WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
   set_tests_properties(${t} PROPERTIES LABELS "integration;search;slow" SKIP_RETURN_CODE 77 TIMEOUT 900

@@ -14,11 +14,17 @@ fails = []
 if r["speedup"]["how"] != "measured": fails.append(f"speed-up should be measured, got {r['speedup']['how']}")
 c = r.get("comparison")
 if not c or not {"rho_a", "rho_b", "better"} <= set(c) or c.get("b") != "random": fails.append(f"comparison missing or incomplete: {c}")
+# external validation: every full-scale replicate and the proxy model of every re-trained config
 ext = r.get("external", {}).get("trials", [])
-full_done = [t for t in json.load(open("tmp_study_options/report.json"))["correlation"]["pairs"] if t["full_score"] is not None]
-if len(ext) != len(full_done) or not all(0 <= t["external_dice"] <= 1 for t in ext): fails.append(f"external validation: {ext}")
+pairs = r["correlation"]["pairs"]
+n_full = sum(sum(v is not None for v in p["full_scores"]) for p in pairs)
+n_proxy = sum(p["proxy_scores"][0] is not None for p in pairs)
+by_phase = {ph: [t for t in ext if t["phase"] == ph] for ph in ("full", "proxy")}
+if len(by_phase["full"]) != n_full or len(by_phase["proxy"]) != n_proxy or not all(0 <= t["external_dice"] <= 1 for t in ext):
+    fails.append(f"external validation: {ext}")
+if "correlation_external" not in r: fails.append("no correlation on the external set")
 if r["timing"].get("full_search", 0) <= 0: fails.append("no full_search time")
 for f in fails: print("FAIL:", f)
-print(f"study_options: {4 - len(fails)} passed, {len(fails)} failed")
+print(f"study_options: {5 - len(fails)} passed, {len(fails)} failed")
 sys.exit(1 if fails else 0)
 PY
