@@ -45,7 +45,20 @@ static const char *CSS =
     ".COMPLETE{color:#2e7d32}.PRUNED{color:#8a6d00}.FAIL{color:#c62828}.RUNNING{color:#1565c0}\n"
     ".tw{max-height:560px;overflow:auto;border:1px solid #dde1e8;border-radius:8px}\n"
     "details summary{cursor:pointer;color:#3b75af;margin:6px 0}\n"
-    "code{background:#eef0f4;padding:0 4px;border-radius:3px}\n";
+    "code{background:#eef0f4;padding:0 4px;border-radius:3px}\n"
+    ".verdict{background:#fff;border:1px solid #dde1e8;border-left:6px solid #8a93a3;border-radius:8px;"
+    "padding:10px 16px;margin:10px 0 16px}\n"
+    ".verdict.informative{border-left-color:#2e9e44}.verdict.not_informative{border-left-color:#c62828}"
+    ".verdict.inconclusive{border-left-color:#d4a017}\n"
+    ".verdict .lab{font-size:21px;font-weight:700}.verdict .txt{margin:4px 0}.verdict .rule{color:#5b6475;font-size:12px}\n"
+    ".plots.small{grid-template-columns:repeat(auto-fill,minmax(390px,1fr))}\n"
+    "td,th{white-space:nowrap}\n"
+    ".ib{display:flex;align-items:center;gap:8px;margin:2px 0;font-size:13px}.ib .nm{width:240px;overflow:hidden;"
+    "text-overflow:ellipsis}.ib .bar{height:12px;background:#3b75af;border-radius:2px}\n"
+    "svg .err{stroke:#3b75af;stroke-width:1.2;stroke-opacity:.7}svg .lc{fill:none;stroke:#3b75af;stroke-opacity:.45;"
+    "stroke-width:1}svg .lcw{fill:none;stroke:#f28e2b;stroke-width:2.4}\n"
+    "svg .pc0{fill:none;stroke:#c0c6d0;stroke-width:1}svg .pc1{fill:none;stroke:#7fa7d0;stroke-width:1.2}"
+    "svg .pc2{fill:none;stroke:#f28e2b;stroke-width:2}svg .pax{stroke:#4a5263}\n";
 
 /* ---- small helpers ---- */
 
@@ -103,11 +116,11 @@ static void fig_close(ps_sbuf *b, const char *caption) {
 /* ---- trials ---- */
 
 typedef struct {
-  int number;
-  const char *state;
+  int number, ref, replicate; /* ref, replicate: -1 for search trials */
+  const char *state, *phase;
   double value, seconds;
-  const cJSON *params;
-  int full; /* phase "full" */
+  const cJSON *params, *loss_curve; /* train loss per epoch, or NULL */
+  int full; /* not a proxy search trial (re-training, replicates, factorial, comparisons) */
 } trial_row;
 
 static int cmp_trial(const void *a, const void *b) {
@@ -129,8 +142,11 @@ static int collect_trials(const cJSON *trials, trial_row **out) {
     r->value = num(t, "value");
     r->seconds = num(t, "seconds");
     r->params = ps_json_path(t, "params");
-    const char *ph = ps_json_str(t, "phase", "proxy");
-    r->full = strcmp(ph, "full") == 0;
+    r->phase = ps_json_str(t, "phase", "proxy");
+    r->full = strcmp(r->phase, "proxy") != 0;
+    r->ref = ps_json_int(t, "ref", -1);
+    r->replicate = ps_json_int(t, "replicate", -1);
+    r->loss_curve = ps_json_path(t, "curve.train_loss");
   }
   qsort(*out, (size_t)k, sizeof **out, cmp_trial);
   return k;
@@ -142,22 +158,60 @@ static int usable(const trial_row *r) {
 
 /* ---- sections ---- */
 
+/* The verdict comes first: it is what the study is for. */
+static void verdict_block(ps_sbuf *b, const cJSON *rep) {
+  const cJSON *v = ps_json_path(rep, "verdict");
+  if (!v) return;
+  const char *code = str(v, "code") ? str(v, "code") : "";
+  bool known = !strcmp(code, "informative") || !strcmp(code, "not_informative") || !strcmp(code, "inconclusive");
+  ps_sbuf_printf(b, "<div class=\"verdict %s\"><div class=\"lab\">", known ? code : "");
+  esc(b, str(v, "label"));
+  ps_sbuf_puts(b, "</div><div class=\"txt\">");
+  esc(b, str(v, "text"));
+  ps_sbuf_puts(b, "</div>");
+  if (str(v, "advice")) { ps_sbuf_puts(b, "<div class=\"txt\"><b>What to do:</b> "); esc(b, str(v, "advice")); ps_sbuf_puts(b, "</div>"); }
+  ps_sbuf_puts(b, "<div class=\"rule\">Rule: ");
+  esc(b, str(v, "rule"));
+  ps_sbuf_puts(b, "</div></div>\n");
+}
+
+static void speed_card(ps_sbuf *b, const char *key, const cJSON *sp) {
+  char v[64], d[320], a1[32], a2[32];
+  double f = num(sp, "factor");
+  if (isfinite(f)) snprintf(v, sizeof v, "%.1f×", f);
+  else snprintf(v, sizeof v, "—");
+  fmt_dur(a1, sizeof a1, num(sp, "full_seconds"));
+  fmt_dur(a2, sizeof a2, num(sp, "proxy_seconds"));
+  snprintf(d, sizeof d, "full %s / proxy %s — %s", a1, a2, ps_json_str(sp, "how", "how not recorded"));
+  card(b, key, v, d);
+}
+
 static void headline(ps_sbuf *b, const cJSON *rep) {
   const cJSON *c = ps_json_path(rep, "correlation");
-  char v[96], d[256], lo[32], hi[32];
+  char v[96], d[256], lo[32], hi[32], pv[32];
   ps_sbuf_puts(b, "<div class=\"cards\">\n");
   static const char *keys[3] = {"spearman", "kendall", "pearson"};
   static const char *names[3] = {"Spearman ρ", "Kendall τ-b", "Pearson r"};
-  int n = ps_json_int(c, "n", 0);
+  int n = ps_json_int(c, "n", 0) - ps_json_int(c, "n_dropped", 0), R = ps_json_int(c, "R", 1);
   for (int k = 0; k < 3; k++) {
     const cJSON *s = ps_json_path(c, keys[k]);
     fmt(v, sizeof v, num(s, "value"), 3);
     const cJSON *ci = ps_json_path(s, "ci95");
     fmt(lo, sizeof lo, num(cJSON_GetArrayItem(ci, 0), NULL), 2);
     fmt(hi, sizeof hi, num(cJSON_GetArrayItem(ci, 1), NULL), 2);
+    snprintf(pv, sizeof pv, "%.3g", num(s, "p_value"));
     if (k == 0 && !isfinite(num(s, "value")) && str(c, "reason")) snprintf(d, sizeof d, "%s", str(c, "reason"));
-    else snprintf(d, sizeof d, "95%% bootstrap CI [%s, %s], %d configs", lo, hi, n);
+    else snprintf(d, sizeof d, "95%% CI [%s, %s], p = %s, %d configs × %d replicates", lo, hi, pv, n, R);
     card(b, names[k], v, d);
+    if (k == 0) {
+      fmt(v, sizeof v, num(c, "noise_ceiling.value"), 3);
+      char ps[32], bs[32];
+      fmt(ps, sizeof ps, num(c, "noise.pooled_sd"), 3);
+      fmt(bs, sizeof bs, num(c, "noise.between_sd"), 3);
+      snprintf(d, sizeof d, "how well full training agrees with itself (split-half, Spearman–Brown); seed SD %s vs "
+                            "between-config SD %s", ps, bs);
+      card(b, "Noise ceiling", v, d);
+    }
   }
   const cJSON *tk = ps_json_path(c, "topk_overlap");
   fmt(v, sizeof v, num(tk, "value"), 2);
@@ -165,35 +219,31 @@ static void headline(ps_sbuf *b, const cJSON *rep) {
            ps_json_int(tk, "k", 0));
   card(b, "Top-k overlap", v, d);
   fmt(v, sizeof v, num(c, "regret"), 4);
-  card(b, "Regret", v, "best full score − full score of the proxy's winner");
-  const cJSON *sp = ps_json_path(rep, "speedup");
-  double f = num(sp, "factor");
-  if (isfinite(f)) snprintf(v, sizeof v, "%.1f×", f);
-  else snprintf(v, sizeof v, "—");
-  char a1[32], a2[32];
-  fmt_dur(a1, sizeof a1, num(sp, "full_seconds"));
-  fmt_dur(a2, sizeof a2, num(sp, "proxy_seconds"));
-  snprintf(d, sizeof d, "full %s / proxy %s — %s", a1, a2, ps_json_str(sp, "how", "how not recorded"));
-  card(b, "Speed-up", v, d);
+  card(b, "Regret", v, "best full score − full score of the proxy's winner (replicate means)");
+  speed_card(b, "Search speed-up", ps_json_path(rep, "speedup.search") ? ps_json_path(rep, "speedup.search")
+                                                                         : ps_json_path(rep, "speedup"));
+  if (ps_json_path(rep, "speedup.end_to_end")) speed_card(b, "End-to-end speed-up", ps_json_path(rep, "speedup.end_to_end"));
   ps_sbuf_puts(b, "</div>\n");
 
-  /* the winner and the proxy setup */
+  /* the full-scale winner, and the proxy's own winner under its own label */
   const cJSON *best = ps_json_path(rep, "best");
   if (best) {
-    /* the searched parameters say what won; the whole config is in report.json */
     const cJSON *cfg = ps_json_path(best, "params");
-    if (!cJSON_IsObject(cfg) || !cfg->child) cfg = ps_json_path(best, "config");
-    char p[32], q[32];
+    char m[32], sd[32], p[32];
+    fmt(m, sizeof m, num(best, "full_mean"), 4);
+    fmt(sd, sizeof sd, num(best, "full_sd"), 4);
     fmt(p, sizeof p, num(best, "proxy_score"), 4);
-    fmt(q, sizeof q, num(best, "full_score"), 4);
-    ps_sbuf_printf(b, "<h2>Best configuration</h2>\n<p class=\"sub\">");
-    if (cJSON_IsNumber(ps_json_path(best, "trial"))) ps_sbuf_printf(b, "trial %d — ", ps_json_int(best, "trial", 0));
-    ps_sbuf_printf(b, "proxy score <b>%s</b>, full score <b>%s</b></p>\n", p, q);
+    ps_sbuf_printf(b, "<h2>Best configuration at full scale</h2>\n<p class=\"sub\">the config of proxy trial "
+                      "<a href=\"#trial-%d\">%d</a> — full-scale Dice <b>%s ± %s</b> over %d replicates (proxy %s)",
+                   ps_json_int(best, "trial", 0), ps_json_int(best, "trial", 0), m, sd,
+                   cJSON_GetArraySize(ps_json_path(best, "full_scores")), p);
+    if (str(best, "predict_command")) { ps_sbuf_puts(b, "<br>use it: <code>"); esc(b, str(best, "predict_command")); ps_sbuf_puts(b, "</code>"); }
+    ps_sbuf_puts(b, "</p>\n");
     if (cJSON_IsObject(cfg) && cfg->child) {
       ps_sbuf_puts(b, "<table><tr><th>parameter</th><th>value</th></tr>\n");
       const cJSON *e;
       cJSON_ArrayForEach(e, cfg) {
-        char *t = value_text(e);
+        char *t = cJSON_IsNumber(e) ? ps_strfmt("%.3g", e->valuedouble) : value_text(e);
         ps_sbuf_puts(b, "<tr><td>");
         esc(b, e->string);
         ps_sbuf_puts(b, "</td><td>");
@@ -203,6 +253,18 @@ static void headline(ps_sbuf *b, const cJSON *rep) {
       }
       ps_sbuf_puts(b, "</table>\n");
     }
+  }
+  const cJSON *w = ps_json_path(rep, "proxy_winner");
+  if (w) {
+    char p[32], f[32];
+    fmt(p, sizeof p, num(w, "proxy_score"), 4);
+    fmt(f, sizeof f, num(w, "full_mean"), 4);
+    ps_sbuf_printf(b, "<p class=\"sub\">The proxy's winner, trial <a href=\"#trial-%d\">%d</a>: proxy Dice %s; ",
+                   ps_json_int(w, "trial", 0), ps_json_int(w, "trial", 0), p);
+    if (isfinite(num(w, "full_rank")))
+      ps_sbuf_printf(b, "at full scale %s, rank %d of %d.</p>\n", f, ps_json_int(w, "full_rank", 0), ps_json_int(w, "of", 0));
+    else
+      ps_sbuf_puts(b, "not re-trained at full scale.</p>\n");
   }
 }
 
@@ -234,49 +296,59 @@ static void setup_line(ps_sbuf *b, const cJSON *rep, const cJSON *cases) {
   ps_sbuf_puts(b, "</p>\n");
 }
 
-static void scatter_plots(ps_sbuf *b, const cJSON *rep) {
-  const cJSON *c = ps_json_path(rep, "correlation"), *pairs = ps_json_path(c, "pairs");
+static void scatter_plots(ps_sbuf *b, const cJSON *c, const char *where) {
+  const cJSON *pairs = ps_json_path(c, "pairs");
   int n = cJSON_GetArraySize(pairs), m = 0;
   if (n < 1) return;
-  double *x = malloc(4 * (size_t)n * sizeof *x);
+  double *x = malloc(6 * (size_t)n * sizeof *x);
   int *id = malloc((size_t)n * sizeof *id);
   if (!x || !id) { free(x); free(id); b->oom = 1; return; }
-  double *y = x + n, *rx = x + 2 * n, *ry = x + 3 * n;
+  double *y = x + n, *rx = x + 2 * n, *ry = x + 3 * n, *ex = x + 4 * n, *ey = x + 5 * n;
   const cJSON *p;
   cJSON_ArrayForEach(p, pairs) {
     double a = num(p, "proxy_score"), f = num(p, "full_score");
     if (!isfinite(a) || !isfinite(f)) continue;
-    x[m] = a; y[m] = f; id[m] = ps_json_int(p, "trial", m); m++;
+    x[m] = a; y[m] = f; ex[m] = num(p, "proxy_sd"); ey[m] = num(p, "full_sd"); id[m] = ps_json_int(p, "trial", m); m++;
   }
+  if (m < 1) { free(x); free(id); return; }
   int win = -1, truth = -1;
   for (int i = 0; i < m; i++) {
     if (win < 0 || x[i] > x[win]) win = i;
     if (truth < 0 || y[i] > y[truth]) truth = i;
   }
-  char title[160], tip[160], rho[32];
+  char title[200], tip[160], rho[32], ceil[32];
   fmt(rho, sizeof rho, num(c, "spearman.value"), 3);
-  /* score space */
+  fmt(ceil, sizeof ceil, num(c, "noise_ceiling.value"), 2);
+  /* score space: replicate means with ±1 SD bars; no y = x line, the two scales differ */
   ps_svg_plot pl = {0};
-  double both[2];
+  double *lo = malloc(2 * (size_t)m * sizeof *lo);
+  if (!lo) { free(x); free(id); b->oom = 1; return; }
+  double *hi = lo + m;
+  for (int i = 0; i < m; i++) { lo[i] = y[i] - (isfinite(ey[i]) ? ey[i] : 0); hi[i] = y[i] + (isfinite(ey[i]) ? ey[i] : 0); }
+  double yr[2] = {INFINITY, -INFINITY};
+  for (int i = 0; i < m; i++) { yr[0] = fmin(yr[0], lo[i]); yr[1] = fmax(yr[1], hi[i]); }
   ps_svg_axis_fit(&pl.x, x, m, 0);
-  ps_svg_axis_fit(&pl.y, y, m, 0);
-  snprintf(title, sizeof title, "Proxy vs full score (Spearman ρ = %s, n = %d)", rho, m);
+  ps_svg_axis_fit(&pl.y, yr, 2, 0);
+  snprintf(title, sizeof title, "%s: proxy vs full (ρ = %s, noise ceiling %s, n = %d)", where, rho, ceil, m);
   fig_open(b);
-  ps_svg_begin(&pl, b, PLOT_W, PLOT_H, title, "proxy score (validation Dice)", "full score (validation Dice)");
-  both[0] = fmax(pl.x.lo, pl.y.lo);
-  both[1] = fmin(pl.x.hi, pl.y.hi);
-  if (both[1] > both[0]) ps_svg_line(&pl, both[0], both[0], both[1], both[1], "ident");
+  ps_svg_begin(&pl, b, PLOT_W, PLOT_H, title, "proxy score (validation Dice)", "full score, replicate mean ± SD");
   for (int i = 0; i < m; i++) {
-    snprintf(tip, sizeof tip, "trial %d: proxy %.4f, full %.4f", id[i], x[i], y[i]);
+    if (isfinite(ey[i])) ps_svg_line(&pl, x[i], lo[i], x[i], hi[i], "err");
+    if (isfinite(ex[i])) ps_svg_line(&pl, x[i] - ex[i], y[i], x[i] + ex[i], y[i], "err");
+  }
+  for (int i = 0; i < m; i++) {
+    snprintf(tip, sizeof tip, "trial %d: proxy %.4f, full %.4f ± %.4f", id[i], x[i], y[i], isfinite(ey[i]) ? ey[i] : 0.0);
     ps_svg_point(&pl, x[i], y[i], i == win ? 7 : 5, i == win ? "win" : "pt", tip);
   }
   if (truth >= 0) ps_svg_point(&pl, x[truth], y[truth], 10, "truth", "best at full scale");
   ps_svg_legend(&pl, 0, 'o', "pt", "configuration");
   ps_svg_legend(&pl, 1, 'o', "win", "proxy's winner");
   ps_svg_legend(&pl, 2, 'o', "truth", "best at full scale");
-  if (both[1] > both[0]) ps_svg_legend(&pl, 3, '-', "ident", "y = x");
+  ps_svg_legend(&pl, 3, '-', "err", "± SD over seeds");
   ps_svg_end(&pl);
-  fig_close(b, "Each point is one configuration trained on the proxy and again at full scale.");
+  free(lo);
+  fig_close(b, "Each point is one configuration trained on the proxy and again at full scale with several seeds; "
+               "bars show the seed noise. The noise ceiling is the highest ρ a perfect proxy could expect.");
 
   /* rank space: 1 = best */
   if (m >= 1) {
@@ -294,7 +366,7 @@ static void scatter_plots(ps_sbuf *b, const cJSON *rep) {
     pr.x.integer = pr.y.integer = 1;
     char kt[32];
     fmt(kt, sizeof kt, num(c, "kendall.value"), 3);
-    snprintf(title, sizeof title, "Rank agreement (ρ = %s, τ-b = %s)", rho, kt);
+    snprintf(title, sizeof title, "%s: rank agreement (ρ = %s, τ-b = %s)", where, rho, kt);
     fig_open(b);
     ps_svg_begin(&pr, b, PLOT_W, PLOT_H, title, "rank on the proxy (1 = best)", "rank at full scale (1 = best)");
     ps_svg_line(&pr, 0.5, 0.5, m + 0.5, m + 0.5, "ident");
@@ -438,12 +510,216 @@ static const char **param_keys(const trial_row *t, int n, bool usable_only, int 
   return keys;
 }
 
-static void slices(ps_sbuf *b, const trial_row *t, int n) {
+/* Slice plots as one grid of small multiples, most important parameter first,
+ * at most MAX_SLICES (the rest are in the trials table and trials.csv). */
+#define MAX_SLICES 12
+static void slices(ps_sbuf *b, const trial_row *t, int n, const cJSON *importance) {
   int nk = 0;
   const char **keys = param_keys(t, n, true, &nk);
   if (!keys) { b->oom = 1; return; }
-  for (int j = 0; j < nk; j++) slice_plot(b, t, n, keys[j]);
+  const char **order = calloc((size_t)(nk ? nk : 1), sizeof *order);
+  if (!order) { free(keys); b->oom = 1; return; }
+  int no = 0;
+  const cJSON *e;
+  cJSON_ArrayForEach(e, importance) {
+    const char *k = str(e, "param");
+    for (int j = 0; k && j < nk; j++)
+      if (keys[j] && !strcmp(keys[j], k)) { order[no++] = keys[j]; keys[j] = NULL; }
+  }
+  for (int j = 0; j < nk; j++) if (keys[j]) order[no++] = keys[j];
+  if (no) {
+    ps_sbuf_printf(b, "</div>\n<h3>Slices%s</h3>\n<div class=\"plots small\">\n",
+                   importance ? " (most important parameter first)" : "");
+    for (int j = 0; j < no && j < MAX_SLICES; j++) slice_plot(b, t, n, order[j]);
+    if (no > MAX_SLICES)
+      ps_sbuf_printf(b, "<p class=\"note\">%d more parameters: see the trials table and trials.csv.</p>\n", no - MAX_SLICES);
+  }
+  free(order);
   free(keys);
+}
+
+/* |Spearman| (or the correlation ratio for choices) of each parameter with the proxy score. */
+static void importance_bars(ps_sbuf *b, const cJSON *importance) {
+  int n = cJSON_GetArraySize(importance);
+  if (n < 1) return;
+  ps_sbuf_puts(b, "<div class=\"fig\"><p><b>Parameter importance</b>: |Spearman ρ| with the proxy score over the "
+                  "search trials (choices: correlation ratio)</p>\n");
+  const cJSON *e;
+  int k = 0;
+  cJSON_ArrayForEach(e, importance) {
+    if (k++ >= 20) break;
+    double v = num(e, "value");
+    ps_sbuf_puts(b, "<div class=\"ib\"><span class=\"nm\">");
+    esc(b, str(e, "param"));
+    ps_sbuf_printf(b, "</span><span class=\"bar\" style=\"width:%.0fpx\"></span><span>%.2f</span></div>\n",
+                   isfinite(v) ? 4 + 300 * v : 0.0, isfinite(v) ? v : 0.0);
+  }
+  ps_sbuf_puts(b, "</div>\n");
+}
+
+/* Parallel coordinates of the most important parameters and the score: one
+ * line per search trial, the best third highlighted. */
+static void parallel_coords(ps_sbuf *b, const trial_row *t, int n, const cJSON *importance) {
+  enum { MAXD = 6 };
+  const char *keys[MAXD];
+  int d = 0;
+  const cJSON *e;
+  cJSON_ArrayForEach(e, importance) if (d < MAXD - 1 && str(e, "param")) keys[d++] = str(e, "param");
+  int m = 0;
+  for (int i = 0; i < n; i++) m += usable(&t[i]);
+  if (d < 1 || m < 3) return;
+  double lo[MAXD], hi[MAXD];
+  bool lg[MAXD];
+  for (int j = 0; j <= d; j++) { lo[j] = INFINITY; hi[j] = -INFINITY; lg[j] = false; }
+  for (int pass = 0; pass < 2; pass++)
+    for (int i = 0; i < n; i++) {
+      if (!usable(&t[i])) continue;
+      for (int j = 0; j <= d; j++) {
+        double v = j < d ? num(cJSON_GetObjectItemCaseSensitive(t[i].params, keys[j]), NULL) : t[i].value;
+        if (!isfinite(v)) continue;
+        if (pass == 1 && lg[j]) v = log10(v);
+        if (pass == 0 || lg[j]) { lo[j] = fmin(lo[j], v); hi[j] = fmax(hi[j], v); }
+      }
+      if (pass == 0 && i == n - 1)
+        for (int j = 0; j < d; j++)
+          if (lo[j] > 0 && hi[j] / lo[j] >= 100) { lg[j] = true; lo[j] = INFINITY; hi[j] = -INFINITY; }
+    }
+  /* score thresholds: the best third and the middle third */
+  double *sc = malloc((size_t)m * sizeof *sc);
+  if (!sc) { b->oom = 1; return; }
+  int k = 0;
+  for (int i = 0; i < n; i++) if (usable(&t[i])) sc[k++] = t[i].value;
+  for (int a = 1; a < m; a++) for (int c = a; c > 0 && sc[c - 1] > sc[c]; c--) { double x = sc[c]; sc[c] = sc[c - 1]; sc[c - 1] = x; }
+  double t1 = sc[m / 3], t2 = sc[2 * m / 3];
+  free(sc);
+  const int W = PLOT_W, H = PLOT_H, ml = 40, mr = 40, mt = 36, mb = 56;
+  double step = (double)(W - ml - mr) / d;
+  fig_open(b);
+  ps_sbuf_printf(b, "<svg class=\"plot\" viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" role=\"img\">"
+                    "<title>Parallel coordinates</title><rect class=\"bg\" width=\"%d\" height=\"%d\"/>"
+                    "<text class=\"ptitle\" x=\"%d\" y=\"20\">Parallel coordinates: top parameters and the proxy score</text>\n",
+                 W, H, W, H, W, H, ml);
+  for (int cls = 0; cls < 3; cls++)
+    for (int i = 0; i < n; i++) {
+      if (!usable(&t[i])) continue;
+      int c = t[i].value >= t2 ? 2 : t[i].value >= t1 ? 1 : 0;
+      if (c != cls) continue;
+      ps_sbuf_printf(b, "<polyline class=\"pc%d\" points=\"", c);
+      for (int j = 0; j <= d; j++) {
+        double v = j < d ? num(cJSON_GetObjectItemCaseSensitive(t[i].params, keys[j]), NULL) : t[i].value;
+        if (!isfinite(v)) continue;
+        if (lg[j]) v = log10(v);
+        double f = hi[j] > lo[j] ? (v - lo[j]) / (hi[j] - lo[j]) : 0.5;
+        ps_sbuf_printf(b, "%.1f,%.1f ", ml + j * step, H - mb - f * (H - mt - mb));
+      }
+      ps_sbuf_printf(b, "\"><title>trial %d: %.4f</title></polyline>\n", t[i].number, t[i].value);
+    }
+  for (int j = 0; j <= d; j++) {
+    double x = ml + j * step;
+    ps_sbuf_printf(b, "<line class=\"pax\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>", x, mt, x, H - mb);
+    ps_sbuf_printf(b, "<text class=\"ticklab\" text-anchor=\"middle\" x=\"%.1f\" y=\"%d\">", x, H - mb + 16);
+    esc(b, j < d ? keys[j] : "proxy score");
+    ps_sbuf_printf(b, "%s</text>", j < d && lg[j] ? " (log)" : "");
+    char l[32], h[32];
+    snprintf(l, sizeof l, "%.3g", lg[j] ? pow(10, lo[j]) : lo[j]);
+    snprintf(h, sizeof h, "%.3g", lg[j] ? pow(10, hi[j]) : hi[j]);
+    ps_sbuf_printf(b, "<text class=\"ticklab\" text-anchor=\"middle\" x=\"%.1f\" y=\"%d\">%s</text>", x, H - mb + 30, l);
+    ps_sbuf_printf(b, "<text class=\"ticklab\" text-anchor=\"middle\" x=\"%.1f\" y=\"%d\">%s</text>\n", x, mt - 4, h);
+  }
+  ps_sbuf_puts(b, "</svg>\n");
+  fig_close(b, "Orange: the best third of the search trials by proxy score; light blue: the middle third.");
+}
+
+/* Training loss per epoch: the full-scale runs (the winner's highlighted) and the proxy search trials. */
+static void learning_curves(ps_sbuf *b, const trial_row *t, int n, int best_ref) {
+  for (int side = 0; side < 2; side++) {
+    int m = 0, len = 0;
+    for (int i = 0; i < n; i++) {
+      bool pick = side == 0 ? !strcmp(t[i].phase, "full") : !t[i].full;
+      int l = cJSON_GetArraySize(t[i].loss_curve);
+      if (pick && l > 1) { m++; if (l > len) len = l; }
+    }
+    if (m < 1) continue;
+    double *x = malloc(2 * (size_t)len * sizeof *x), yr[2] = {INFINITY, -INFINITY}, xr[2] = {1, len};
+    if (!x) { b->oom = 1; return; }
+    double *y = x + len;
+    for (int i = 0; i < n; i++) {
+      bool pick = side == 0 ? !strcmp(t[i].phase, "full") : !t[i].full;
+      const cJSON *e;
+      if (pick) cJSON_ArrayForEach(e, t[i].loss_curve) if (cJSON_IsNumber(e) && isfinite(e->valuedouble)) {
+        yr[0] = fmin(yr[0], e->valuedouble);
+        yr[1] = fmax(yr[1], e->valuedouble);
+      }
+    }
+    ps_svg_plot p = {0};
+    ps_svg_axis_fit(&p.x, xr, 2, 0);
+    ps_svg_axis_fit(&p.y, yr, 2, 0);
+    p.x.integer = 1;
+    fig_open(b);
+    ps_svg_begin(&p, b, PLOT_W, PLOT_H, side == 0 ? "Learning curves at full scale" : "Learning curves of the proxy search",
+                 "epoch", "training loss");
+    for (int pass = 0; pass < 2; pass++)
+      for (int i = 0; i < n; i++) {
+        bool pick = side == 0 ? !strcmp(t[i].phase, "full") : !t[i].full;
+        bool w = (side == 0 ? t[i].ref : t[i].number) == best_ref;
+        if (!pick || w != (pass == 1)) continue;
+        int k = 0;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, t[i].loss_curve) { x[k] = k + 1; y[k] = cJSON_IsNumber(e) ? e->valuedouble : NAN; k++; }
+        ps_svg_polyline(&p, x, y, k, 0, w ? "lcw" : "lc");
+      }
+    ps_svg_legend(&p, 0, '-', "lc", side == 0 ? "one replicate" : "one trial");
+    ps_svg_legend(&p, 1, '-', "lcw", "best configuration at full scale");
+    ps_svg_end(&p);
+    fig_close(b, NULL);
+    free(x);
+  }
+}
+
+/* The proxy's two levers (factorial) and the ranked subset against others. */
+static void levers(ps_sbuf *b, const cJSON *rep) {
+  const cJSON *rows = ps_json_path(rep, "factorial.rows"), *rs = ps_json_path(rep, "random_subsets");
+  const cJSON *cmp = ps_json_path(rep, "comparison");
+  if (!rows && !rs && !cmp) return;
+  ps_sbuf_puts(b, "<h2>The proxy's levers</h2>\n");
+  if (rows) {
+    ps_sbuf_puts(b, "<table><tr><th>proxy</th><th>speed-up per run</th><th>Spearman ρ with full scale</th><th>95% CI</th>"
+                    "<th>p</th><th>configs</th></tr>\n");
+    const cJSON *r;
+    cJSON_ArrayForEach(r, rows) {
+      char sp[32], rho[32], lo[32], hi[32];
+      fmt(sp, sizeof sp, num(r, "speedup"), 2);
+      fmt(rho, sizeof rho, num(r, "spearman.value"), 3);
+      fmt(lo, sizeof lo, num(cJSON_GetArrayItem(ps_json_path(r, "spearman.ci95"), 0), NULL), 2);
+      fmt(hi, sizeof hi, num(cJSON_GetArrayItem(ps_json_path(r, "spearman.ci95"), 1), NULL), 2);
+      ps_sbuf_puts(b, "<tr><td>");
+      esc(b, str(r, "name"));
+      ps_sbuf_printf(b, "</td><td class=\"n\">%s×</td><td class=\"n\">%s</td><td>[%s, %s]</td><td class=\"n\">%.3g</td>"
+                        "<td class=\"n\">%d</td></tr>\n", sp, rho, lo, hi, num(r, "spearman.p_value"), ps_json_int(r, "n", 0));
+    }
+    ps_sbuf_puts(b, "</table>\n<p class=\"note\">");
+    esc(b, str(rep, "factorial.how"));
+    ps_sbuf_puts(b, "</p>\n");
+  }
+  if (rs) {
+    ps_sbuf_puts(b, "<p>Ranked subset (");
+    esc(b, str(rs, "ranked_method"));
+    ps_sbuf_printf(b, ") ρ = %.3f ranks <b>%d of %d</b> against subsets of the same size drawn by '", num(rs, "ranked_rho"),
+                   ps_json_int(rs, "rank", 0), ps_json_int(rs, "of", 0));
+    esc(b, str(rs, "method"));
+    ps_sbuf_puts(b, "': ρ = ");
+    const cJSON *e;
+    int k = 0;
+    cJSON_ArrayForEach(e, ps_json_path(rs, "random_rhos")) ps_sbuf_printf(b, "%s%.3f", k++ ? ", " : "", num(e, NULL));
+    ps_sbuf_puts(b, ".</p>\n");
+  }
+  if (cmp) {
+    ps_sbuf_printf(b, "<p class=\"note\">Paired bootstrap, the same configs for both subsets: ρ difference %.3f, 95%% CI "
+                      "[%.3f, %.3f], better: ", num(cmp, "diff"), num(cJSON_GetArrayItem(ps_json_path(cmp, "ci95"), 0), NULL),
+                   num(cJSON_GetArrayItem(ps_json_path(cmp, "ci95"), 1), NULL));
+    esc(b, str(cmp, "better"));
+    ps_sbuf_puts(b, ".</p>\n");
+  }
 }
 
 static void time_breakdown(ps_sbuf *b, const cJSON *rep) {
@@ -585,15 +861,19 @@ static void trials_table(ps_sbuf *b, const trial_row *t, int n) {
   int nk = 0;
   const char **keys = param_keys(t, n, false, &nk);
   if (!keys) { b->oom = 1; return; }
-  ps_sbuf_printf(b, "<h2>All trials (%d)</h2>\n<div class=\"tw\"><table>\n<tr><th>#</th><th>phase</th><th>state</th>"
-                    "<th>score</th><th>time</th>", n);
+  ps_sbuf_printf(b, "<h2>All trials (%d)</h2>\n<p class=\"note\">ref: the proxy trial whose configuration a "
+                    "re-training runs; replicate: which of its seeds. The same rows are in trials.csv.</p>\n"
+                    "<div class=\"tw\"><table>\n<tr><th>#</th><th>phase</th><th>state</th>"
+                    "<th>score</th><th>time</th><th>ref</th><th>rep</th>", n);
   for (int j = 0; j < nk; j++) { ps_sbuf_puts(b, "<th>"); esc(b, keys[j]); ps_sbuf_puts(b, "</th>"); }
   ps_sbuf_puts(b, "</tr>\n");
   for (int i = 0; i < n; i++) {
     char v[32], s[32];
     fmt(v, sizeof v, t[i].value, 4);
     fmt_dur(s, sizeof s, t[i].seconds);
-    ps_sbuf_printf(b, "<tr><td class=\"n\">%d</td><td>%s</td><td class=\"", t[i].number, t[i].full ? "full" : "proxy");
+    ps_sbuf_printf(b, "<tr id=\"trial-%d\"><td class=\"n\">%d</td><td>", t[i].number, t[i].number);
+    esc(b, t[i].phase);
+    ps_sbuf_puts(b, "</td><td class=\"");
     /* the state doubles as a CSS class only when it is one of Optuna's */
     const char *st = t[i].state;
     int known = !strcmp(st, "COMPLETE") || !strcmp(st, "PRUNED") || !strcmp(st, "FAIL") || !strcmp(st, "RUNNING");
@@ -601,8 +881,13 @@ static void trials_table(ps_sbuf *b, const trial_row *t, int n) {
     ps_sbuf_puts(b, "\">");
     esc(b, st);
     ps_sbuf_printf(b, "</td><td class=\"n\">%s</td><td class=\"n\">%s</td>", v, s);
+    if (t[i].ref >= 0) ps_sbuf_printf(b, "<td class=\"n\"><a href=\"#trial-%d\">%d</a></td>", t[i].ref, t[i].ref);
+    else ps_sbuf_puts(b, "<td></td>");
+    if (t[i].replicate >= 0) ps_sbuf_printf(b, "<td class=\"n\">%d</td>", t[i].replicate);
+    else ps_sbuf_puts(b, "<td></td>");
     for (int j = 0; j < nk; j++) {
-      char *txt = value_text(cJSON_GetObjectItemCaseSensitive(t[i].params, keys[j]));
+      const cJSON *pv = cJSON_GetObjectItemCaseSensitive(t[i].params, keys[j]);
+      char *txt = cJSON_IsNumber(pv) ? ps_strfmt("%.3g", pv->valuedouble) : value_text(pv);
       ps_sbuf_puts(b, "<td>");
       esc(b, txt);
       ps_sbuf_puts(b, "</td>");
@@ -649,14 +934,21 @@ ps_status ps_report_html_string(const cJSON *report, const cJSON *trials, const 
   ps_sbuf_puts(&b, "<h1>Proxy study report");
   if (name) { ps_sbuf_puts(&b, ": "); esc(&b, name); }
   ps_sbuf_puts(&b, "</h1>\n");
+  verdict_block(&b, report);
   setup_line(&b, report, cases);
   headline(&b, report);
   ps_sbuf_puts(&b, "<h2>Does the proxy rank configurations like full training?</h2>\n<div class=\"plots\">\n");
-  scatter_plots(&b, report);
-  ps_sbuf_puts(&b, "</div>\n<h2>Search on the proxy</h2>\n<div class=\"plots\">\n");
+  scatter_plots(&b, ps_json_path(report, "correlation"), "Internal validation");
+  scatter_plots(&b, ps_json_path(report, "correlation_external"), "External set");
+  ps_sbuf_puts(&b, "</div>\n");
+  levers(&b, report);
+  ps_sbuf_puts(&b, "<h2>Search on the proxy</h2>\n<div class=\"plots\">\n");
   best_so_far(&b, t, nt);
-  slices(&b, t, nt);
+  importance_bars(&b, ps_json_path(report, "importance"));
+  parallel_coords(&b, t, nt, ps_json_path(report, "importance"));
   reward_plot(&b, report);
+  learning_curves(&b, t, nt, ps_json_int(report, "best.trial", -1));
+  slices(&b, t, nt, ps_json_path(report, "importance"));
   ps_sbuf_puts(&b, "</div>\n<h2>Time and data</h2>\n<div class=\"plots\">\n");
   time_breakdown(&b, report);
   case_plot(&b, cases);
