@@ -43,6 +43,15 @@ static void add_curve(cJSON *o, const char *study_dir, int number) {
   }
   cJSON_Delete(m);
   free(mp);
+  /* the trial's seed, from its own config (the journal keeps it in the start event only) */
+  char *cp = ps_strfmt("%s/trials/%04d/config.json", study_dir, number);
+  cJSON *c = NULL;
+  if (ps_path_exists(cp) && !ps_json_read(cp, &c) && cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(c, "seed")))
+    cJSON_AddNumberToObject(o, "seed", ps_json_num(c, "seed", 0));
+  else
+    ps_clear_error();
+  cJSON_Delete(c);
+  free(cp);
 }
 
 static cJSON *trial_json(const ps_trial *t) {

@@ -60,6 +60,22 @@ static void print_params(const cJSON *params, const cJSON *importance, int max_s
   cJSON_Delete(order);
 }
 
+/* STUDY/study.log: what the driver prints, appended across resumed runs. */
+static FILE *open_study_log(const char *dir) {
+  if (ps_mkdir_p(dir)) return NULL;
+  char *p = ps_path_join(dir, "study.log");
+  FILE *f = fopen(p, "ae"); /* e: not inherited by the trial processes */
+  free(p);
+  if (f) ps_log_set_file(f);
+  return f;
+}
+
+static void close_study_log(FILE *f) {
+  if (!f) return;
+  ps_log_set_file(NULL);
+  fclose(f);
+}
+
 /* The headline a person reads at the end of a study: the verdict first. */
 static void print_headline(const char *dir) {
   char *rp = ps_path_join(dir, "report.json");
@@ -134,7 +150,9 @@ int cmd_study(int argc, char **argv) {
   cJSON *cfg = NULL;
   ps_status st = ps_json_read(config, &cfg);
   if (!st && !cJSON_IsObject(cfg)) st = ps_error(PS_ERR_INVALID, "%s: the study config must be a JSON object", config);
+  FILE *log = st ? NULL : open_study_log(out);
   if (!st) st = ps_study_run(cfg, out);
+  close_study_log(log);
   cJSON_Delete(cfg);
   if (st) return ps_cli_fail("study", st);
   print_headline(out);
@@ -177,30 +195,34 @@ int cmd_demo(int argc, char **argv) {
    * 10. The space varies the learning rate over three decades (it decides most
    * of a short training's outcome), so the full-scale ranking rises above seed
    * noise, which the demo measures with 2 replicates per re-trained config.
-   * Proxy: half the training cases (kcenter), half the width, one stage less,
-   * the same number of steps as full training (fewer steps bias the proxy
-   * towards aggressive learning rates). */
+   * Proxy: half the training cases (kcenter) and half the width, with all
+   * stages (a shallower U-Net loses the context that tells the organ from its
+   * look-alike distractors: measured Dice 0.09 vs 0.83 at full scale for one
+   * config) and the same number of steps as full training (fewer steps bias
+   * the proxy towards aggressive learning rates). */
   const char *cfg_s = quick ?
       "{\"generate\": {\"cases\": 16, \"size\": 32, \"seed\": 1},"
-      " \"space\": \"demo\", \"algo\": \"random\", \"trials\": 6, \"seed\": 0,"
+      " \"space\": \"demo\", \"algo\": \"random\", \"trials\": 8, \"seed\": 0,"
       " \"proxy_data\": {\"method\": \"kcenter\", \"fraction\": 0.5},"
       " \"proxy_net\": {\"width\": 0.5, \"depth\": 0},"
-      " \"train\": {\"patch\": [32, 32, 32], \"batch\": 2, \"net\": {\"stages\": 2, \"base_features\": 8},"
-      "            \"val\": {\"folds\": 4, \"every\": 100}, \"epochs\": 4, \"iters_per_epoch\": 15},"
-      " \"retrain\": {\"count\": 4, \"replicates\": 2}}"
+      " \"train\": {\"patch\": [24, 24, 24], \"batch\": 2, \"net\": {\"stages\": 3, \"base_features\": 8},"
+      "            \"val\": {\"folds\": 4, \"every\": 100, \"overlap\": 0.25}, \"epochs\": 6, \"iters_per_epoch\": 15},"
+      " \"retrain\": {\"count\": 5, \"replicates\": 2}}"
       :
       "{\"generate\": {\"cases\": 24, \"size\": 48, \"seed\": 1},"
       " \"space\": \"demo\", \"algo\": \"random\", \"trials\": 12, \"seed\": 0,"
       " \"proxy_data\": {\"method\": \"kcenter\", \"fraction\": 0.5},"
-      " \"proxy_net\": {\"width\": 0.5, \"depth\": 1},"
-      " \"train\": {\"patch\": [32, 32, 32], \"batch\": 2, \"net\": {\"stages\": 3, \"base_features\": 8},"
-      "            \"val\": {\"folds\": 4, \"every\": 100}, \"epochs\": 8, \"iters_per_epoch\": 20},"
-      " \"retrain\": {\"count\": 8, \"replicates\": 2}}";
+      " \"proxy_net\": {\"width\": 0.5, \"depth\": 0},"
+      " \"train\": {\"patch\": [24, 24, 24], \"batch\": 2, \"net\": {\"stages\": 3, \"base_features\": 16},"
+      "            \"val\": {\"folds\": 4, \"every\": 100, \"overlap\": 0.25}, \"epochs\": 8, \"iters_per_epoch\": 20},"
+      " \"retrain\": {\"count\": 7, \"replicates\": 2}}";
   cJSON *cfg = cJSON_Parse(cfg_s);
   ps_json_set(cfg, "seed", cJSON_CreateNumber(seed));
   ps_json_set(cJSON_GetObjectItemCaseSensitive(cfg, "generate"), "seed", cJSON_CreateNumber(seed + 1));
   double t0 = ps_now();
+  FILE *log = open_study_log(out);
   ps_status st = ps_study_run(cfg, out);
+  close_study_log(log);
   cJSON_Delete(cfg);
   if (st) return ps_cli_fail("demo", st);
   print_headline(out);
