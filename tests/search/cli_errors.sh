@@ -30,6 +30,15 @@ expect 3 "bad_space.json: param .lr.: low 1 > high" -- "$exe" search --dataset d
 expect 2 "unknown search algorithm 'bayes'" -- "$exe" search --dataset ds --space lr_only --algo bayes --study s3 --trials 1 --set patch=[16,16,16] --set net.stages=2
 echo '{"trials": 1, "typo": 2}' > study_bad.json
 expect 2 "unknown key 'typo'" -- "$exe" study --config study_bad.json --out st
+# every study key's type and range is checked before anything runs (a crash or silent default before)
+for bad in '{"retrain": {"count": 0}}|retrain.count. is 0' '{"retrain": {"count": 1e12}}|retrain.count' \
+           '{"retrain": {"replicates": 0}}|retrain.replicates' '{"trials": "10"}|.trials. must be an integer' \
+           '{"proxy_net": {"width": 5}}|proxy_net.width' '{"seed": 1e300}|.seed.' '{"factorial": 1}|.factorial. must be true or false' \
+           '{"compare_proxy_data": {"draws": 0}}|compare_proxy_data.draws'; do
+  echo "${bad%%|*}" > study_range.json
+  expect 2 "${bad#*|}" -- "$exe" study --config study_range.json --out st_range
+done
+if [ -e st_range/journal.jsonl ]; then fail=$((fail+1)); echo "FAIL: a refused study config left a journal"; else pass=$((pass+1)); fi
 head -c 377 /dev/urandom > fake.h5
 expect 3 "fake.h5" -- "$exe" predict --model fake.h5 --input ds/imagesTr --out pred
 if [ -d pred ] && [ -n "$(ls -A pred)" ]; then fail=$((fail+1)); echo "FAIL: predict left output behind"; else pass=$((pass+1)); fi
