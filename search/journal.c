@@ -140,9 +140,20 @@ ps_status ps_journal_open(const char *path, ps_journal **out) {
       next = strchr(line, '\n');
       lineno++;
       if (!next) {
-        /* no newline: the write of this line was torn by a crash */
-        ps_warn("%s:%d: incomplete last line (torn write), skipped", path, lineno);
-        j->skipped_lines++;
+        /* no newline: the write of this line was torn by a crash. Terminate it so
+         * that the next event starts a line of its own instead of being glued
+         * onto the fragment (and lost with it). A fragment that is a whole event
+         * (only the newline was lost) counts, as it will once terminated. */
+        cJSON *ev = cJSON_Parse(line);
+        ps_status est = ev ? apply_event(j, ev) : PS_ERR_DATA;
+        cJSON_Delete(ev);
+        if (est == PS_ERR_NOMEM) { free(buf); ps_journal_free(j); return ps_error(est, "out of memory"); }
+        if (est) {
+          ps_warn("%s:%d: incomplete last line (torn write), skipped and terminated", path, lineno);
+          j->skipped_lines++;
+        }
+        st = ps_append_line_fsync(path, "");
+        if (st) { free(buf); ps_journal_free(j); return ps_error_prefix(st, "repairing the torn journal"); }
         break;
       }
       *next++ = 0;

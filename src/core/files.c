@@ -174,12 +174,24 @@ ps_status ps_append_line_fsync(const char *path, const char *line) {
   if (!buf) { close(fd); return ps_error(PS_ERR_NOMEM, "out of memory"); }
   memcpy(buf, line, n);
   buf[n] = '\n';
-  /* one write() call: O_APPEND makes it land whole at the end */
+  /* one write() call: O_APPEND makes it land whole at the end. A short write
+   * (a full disk) is rolled back, so the file never ends in half a line that
+   * the next append would glue itself onto. */
+  struct stat before;
+  bool sized = fstat(fd, &before) == 0;
+  errno = 0;
   ssize_t w = write(fd, buf, n + 1);
+  int err = errno;
   free(buf);
   ps_status st = PS_OK;
-  if (w != (ssize_t)(n + 1)) st = ps_error(PS_ERR_IO, "%s: append failed: %s", path, strerror(errno));
-  else if (fsync(fd) != 0) st = ps_error(PS_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
+  if (w != (ssize_t)(n + 1)) {
+    if (w > 0 && sized && ftruncate(fd, before.st_size) == 0) (void)fsync(fd);
+    if (w < 0) st = ps_error(PS_ERR_IO, "%s: append failed: %s", path, strerror(err));
+    else st = ps_error(PS_ERR_IO, "%s: append failed: short write (%zd of %zu bytes; disk full?), rolled back", path,
+                       w, n + 1);
+  } else if (fsync(fd) != 0) {
+    st = ps_error(PS_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
+  }
   close(fd);
   return st;
 }
