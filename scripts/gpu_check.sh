@@ -11,7 +11,8 @@
 #       into build-cuda-bundle and copy the programs plus the non-system shared libraries
 #       they need into build-gpu-bundle/ (bin/, lib/), for a GPU machine that lacks the
 #       project's Debian build dependencies; carry build-gpu-bundle there.
-# Environment: PS_GPU_JOBS (16), PS_GPU_QUICK=1 (smaller benchmarks), PS_PYTHON (python with torch).
+# Environment: PS_GPU_JOBS (16), PS_GPU_QUICK=1 (smaller benchmarks), PS_PYTHON (python with torch),
+# PS_GPU_BUILD (build folder, default build-gpu).
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
@@ -158,7 +159,7 @@ ls /usr/include/hdf5.h /usr/include/hdf5/serial/hdf5.h >/dev/null 2>&1 || missin
 BIN=""
 BUILD_MODE=none
 if [ -z "$missing" ]; then
-  B=$ROOT/build-gpu
+  B=${PS_GPU_BUILD:-$ROOT/build-gpu}
   if step configure 120 "$OUT/build.log" cmake -S "$ROOT" -B "$B" -DCMAKE_BUILD_TYPE=Release -DPS_WITH_CUDA=ON \
     -DCMAKE_CUDA_COMPILER="$NVCC"; then
     avail=$(cmake --build "$B" --target help 2>/dev/null | sed -n 's/^\.\.\. \([A-Za-z0-9_]*\).*/\1/p')
