@@ -12,7 +12,7 @@
 #       they need into build-gpu-bundle/bundle.tar.xz, for a GPU machine that lacks the
 #       project's Debian build dependencies; carry build-gpu-bundle there.
 # Environment: PS_GPU_JOBS (16), PS_GPU_QUICK=1 (smaller benchmarks), PS_PYTHON (python with torch),
-# PS_GPU_BUILD (build folder, default build-gpu).
+# PS_GPU_BUILD (build folder, default build-gpu), PS_GPU_FORCE_BUNDLE=1 (skip the source build).
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
@@ -158,7 +158,9 @@ fi
 
 BIN=""
 BUILD_MODE=none
-if [ -z "$missing" ]; then
+if [ -n "${PS_GPU_FORCE_BUNDLE:-}" ]; then
+  note build_source skip "PS_GPU_FORCE_BUNDLE set: the carried bundle is used"
+elif [ -z "$missing" ]; then
   B=${PS_GPU_BUILD:-$ROOT/build-gpu}
   if step configure 120 "$OUT/build.log" cmake -S "$ROOT" -B "$B" -DCMAKE_BUILD_TYPE=Release -DPS_WITH_CUDA=ON \
     -DCMAKE_CUDA_COMPILER="$NVCC"; then
@@ -208,7 +210,8 @@ if [ "${PS_GPU_QUICK:-0}" = 1 ]; then SIZES="4:32:64:2"; else SIZES="4:32:64:2 4
 p=$(prog bench_cuda_ops)
 [ -n "$p" ] && step bench_cuda_ops 150 "$BJ" "$p" --stages 4 --base 32 --patch 128 --batch 2
 p=$(prog bench_unet_step)
-if [ -n "$p" ] && "$p" --help 2>&1 | grep -q -- '--device'; then
+# read the usage text from the binary: running it without flags would start a CPU benchmark
+if [ -n "$p" ] && grep -aq -- '--device' "$p"; then
   for s in $SIZES; do
     IFS=: read -r st ba pa bt <<<"$s"
     step "bench_unet_step_cuda_${st}_${ba}_${pa}" 150 "$BJ" "$p" --device cuda --stages "$st" --base "$ba" --patch "$pa" \
