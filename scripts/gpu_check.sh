@@ -12,7 +12,8 @@
 #       they need into build-gpu-bundle/bundle.tar.xz, for a GPU machine that lacks the
 #       project's Debian build dependencies; carry build-gpu-bundle there.
 # Environment: PS_GPU_JOBS (16), PS_GPU_QUICK=1 (smaller benchmarks), PS_PYTHON (python with torch),
-# PS_GPU_BUILD (build folder, default build-gpu), PS_GPU_FORCE_BUNDLE=1 (skip the source build).
+# PS_GPU_BUILD (build folder, default build-gpu), PS_GPU_FORCE_BUNDLE=1 (skip the source build),
+# PS_GPU_BUDGET (seconds for all steps together, default 450: the script ends within ~8 minutes).
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
@@ -71,6 +72,7 @@ SUMMARY=$OUT/summary.json
 : >"$LOG"
 STEPS=()
 T_START=$(date +%s)
+BUDGET=${PS_GPU_BUDGET:-450}
 log() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$LOG" >&2; }
 
 write_summary() {
@@ -95,6 +97,13 @@ write_summary() {
 step() {
   local name=$1 tmo=$2 out=$3
   shift 3
+  # one overall budget: a step gets at most what is left of it, none when under 10 s
+  local left=$((BUDGET - ($(date +%s) - T_START)))
+  if [ "$left" -lt 10 ]; then
+    note "$name" no_time "the ${BUDGET}s budget is spent"
+    return 124
+  fi
+  [ "$tmo" -gt "$left" ] && tmo=$left
   log "=== $name (timeout ${tmo}s): $*"
   local t0 rc st
   t0=$(date +%s)
