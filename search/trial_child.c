@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
   const char *journal_path;
@@ -75,6 +76,21 @@ static ps_status write_result(const char *dir, const char *state, double value, 
   return st;
 }
 
+/* Test hook for the kill -9 tests: with PS_TEST_HOLD_TRIAL=N, trial N stops
+ * before training, says so in TRIAL_DIR/held, and waits to be killed; a re-run
+ * finds `held` and goes on. A kill then always lands mid-trial, however fast
+ * the machine (the tests used to race the trial and skip when it won). */
+static void test_hold(const char *dir, int number) {
+  const char *h = getenv("PS_TEST_HOLD_TRIAL");
+  if (!h || atoi(h) != number) return;
+  char *p = ps_path_join(dir, "held");
+  bool again = ps_path_exists(p);
+  if (!again) ps_write_file_atomic(p, "held\n", 5);
+  free(p);
+  if (!again)
+    for (;;) pause();
+}
+
 ps_status ps_trial_child(const char *dir) {
   char *job_path = ps_path_join(dir, "job.json"), *cfg_path = ps_path_join(dir, "config.json");
   cJSON *job = NULL, *cfg = NULL;
@@ -88,6 +104,7 @@ ps_status ps_trial_child(const char *dir) {
   if (!st) st = ps_study_load_cases(NULL, ps_json_str(job, "cache_dir", ""), ps_json_int(cfg, "threads", 0), &cases, &n, &n_classes);
   if (!st) st = ps_study_case_indices(cases, n, cJSON_GetObjectItemCaseSensitive(job, "train_cases"), &tr, &n_tr);
   if (!st) st = ps_study_case_indices(cases, n, cJSON_GetObjectItemCaseSensitive(job, "val_cases"), &va, &n_va);
+  if (!st) test_hold(dir, ps_json_int(job, "trial", -1));
   if (!st) {
     prune_ctx pc = {ps_json_str(job, "journal", ""), ps_json_str(job, "phase", "proxy"), ps_json_int(job, "trial", 0),
                     !strcmp(ps_json_str(job, "pruner", "none"), "median")};

@@ -88,7 +88,11 @@ ps_status ps_bootstrap_ci_reps(ps_stat_kind k, const double *proxy, int P, const
 double ps_permutation_p(ps_stat_kind k, const double *x, const double *y, int n, int n_resamples, uint64_t seed,
                         bool *exact);
 
-/* The verdict rule (README "The verdict"; ps_verdict_rule_text says it in words). */
+/* The verdict rule (README "The verdict"; ps_verdict_rule_text says it in words):
+ * inconclusive when the ceiling is NaN or below PS_VERDICT_MIN_CEILING; else
+ * informative when rho > 0 and p < PS_VERDICT_ALPHA; else not informative.
+ * rho_ci is reported beside and not used: a percentile bootstrap is badly
+ * calibrated at the 5-10 configurations a study re-trains. */
 #define PS_VERDICT_MIN_CEILING 0.5
 #define PS_VERDICT_ALPHA 0.05
 typedef enum { PS_VERDICT_INFORMATIVE = 0, PS_VERDICT_NOT_INFORMATIVE, PS_VERDICT_INCONCLUSIVE } ps_verdict;

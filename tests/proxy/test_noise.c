@@ -105,7 +105,8 @@ static void test_verdicts(void) {
   CHECK(ps_verdict_decide(0.49, 0.9, ci_pos, 0.001) == PS_VERDICT_INCONCLUSIVE, "ceiling below 0.5");
   CHECK(ps_verdict_decide(NAN, 0.9, ci_pos, 0.001) == PS_VERDICT_INCONCLUSIVE, "ceiling not measured");
   CHECK(ps_verdict_decide(0.9, 0.7, ci_pos, 0.01) == PS_VERDICT_INFORMATIVE, "all three conditions");
-  CHECK(ps_verdict_decide(0.9, 0.7, ci_zero, 0.01) == PS_VERDICT_NOT_INFORMATIVE, "interval touches 0");
+  CHECK(ps_verdict_decide(0.9, 0.7, ci_zero, 0.01) == PS_VERDICT_INFORMATIVE, "the exact test decides, not the interval");
+  CHECK(ps_verdict_decide(0.9, -0.2, ci_zero, 0.01) == PS_VERDICT_NOT_INFORMATIVE, "a negative rho is never informative");
   CHECK(ps_verdict_decide(0.9, 0.7, ci_pos, 0.06) == PS_VERDICT_NOT_INFORMATIVE, "p above 0.05");
   CHECK(strstr(ps_verdict_rule_text(), "0.5") && strstr(ps_verdict_rule_text(), "0.05"), "the rule names its thresholds");
 }

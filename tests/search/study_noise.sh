@@ -104,24 +104,21 @@ cat > small.json <<'EOF2'
  "retrain": {"count": 2, "replicates": 2}}
 EOF2
 "$exe" study --config small.json --out A 2> A.log || { tail -20 A.log; exit 1; }
-"$exe" study --config small.json --out B 2> B.log &
+# the first config's second replicate is the 3rd full trial (replicate-major
+# numbering: 3 proxy trials 0-2, then full 3, 4 = replicate 0, 5 = replicate 1
+# of the first config); the test hook holds it before training
+target=5
+PS_TEST_HOLD_TRIAL=$target "$exe" study --config small.json --out B 2> B.log &
 pid=$!
-target=""
 for i in $(seq 1 1200); do
-  # the first config's second replicate is the 3rd full trial (replicate-major numbering)
-  target=$("$py" -c '
-import json,sys
-try: ev=[json.loads(l) for l in open("B/journal.jsonl") if l.strip()]
-except Exception: sys.exit()
-f=[e["trial"] for e in ev if e["event"]=="start" and e["phase"]=="full"]
-if len(f)>=3: print(f[2])' 2>/dev/null || true)
-  [ -n "$target" ] && break
+  [ -e B/trials/000$target/held ] && break
   sleep 0.1
 done
-sleep 0.3
+[ -e B/trials/000$target/held ] || { echo "FAIL: replicate $target never reached the hold point"; tail -20 B.log; kill -9 $pid; exit 1; }
+"$py" -c 'import json,sys; ev=[json.loads(l) for l in open("B/journal.jsonl") if l.strip()]; s=[e for e in ev if e["event"]=="start" and e["trial"]==int(sys.argv[1])]; assert s and s[0]["phase"]=="full", s' $target \
+  || { echo "FAIL: trial $target is not a full-scale replicate"; kill -9 $pid; exit 1; }
 kill -9 $pid; wait $pid 2>/dev/null || true
-[ -n "$target" ] || { echo "the study never reached the replicate"; exit 1; }
-grep -q "\"event\":\"end\",\"trial\":$target," B/journal.jsonl && { echo "SKIPPED: replicate $target finished before the kill"; exit 77; }
+grep -q "\"event\":\"end\",\"trial\":$target," B/journal.jsonl && { echo "FAIL: replicate $target ended although held"; exit 1; }
 "$exe" study --config small.json --out B 2> B2.log || { tail -20 B2.log; exit 1; }
 "$py" - "$target" <<'PY'
 import json, sys

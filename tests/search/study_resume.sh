@@ -11,17 +11,18 @@ args=(--dataset ds --space "$here/../../search/spaces/lr_only.json" --algo rando
       --set patch=[16,16,16] --set epochs=2 --set iters_per_epoch=25 --set net.stages=2 --set net.base_features=4
       --set val.folds=4 --set threads=1)
 "$exe" search "${args[@]}" --study full 2> full.log || { tail -20 full.log; exit 1; }
-# interrupted run: kill -9 while trial 2 is RUNNING (started, not ended)
-"$exe" search "${args[@]}" --study killed 2> killed.log &
+# interrupted run: kill -9 while trial 2 is RUNNING, held before training by the
+# test hook so the kill always lands mid-trial
+PS_TEST_HOLD_TRIAL=2 "$exe" search "${args[@]}" --study killed 2> killed.log &
 pid=$!
-for i in $(seq 1 600); do
-  if grep -q '"event":"start","trial":2' killed/journal.jsonl 2>/dev/null; then break; fi
+for i in $(seq 1 1200); do
+  [ -e killed/trials/0002/held ] && break
   sleep 0.1
 done
-sleep 0.5
+[ -e killed/trials/0002/held ] || { echo "FAIL: trial 2 never reached the hold point"; tail -20 killed.log; kill -9 $pid; exit 1; }
 kill -9 $pid; wait $pid 2>/dev/null || true
 sleep 0.5
-grep -q '"event":"end","trial":2' killed/journal.jsonl && { echo "SKIPPED: trial 2 finished before the kill"; exit 77; }
+grep -q '"event":"end","trial":2' killed/journal.jsonl && { echo "FAIL: trial 2 ended although it was held"; exit 1; }
 "$exe" search "${args[@]}" --study killed 2> resumed.log || { tail -20 resumed.log; exit 1; }
 "$py" - <<'PY'
 import json, sys
