@@ -288,7 +288,7 @@ static void setup_line(ps_sbuf *b, const cJSON *rep, const cJSON *cases) {
   double fr = num(pd, "fraction");
   if (!isfinite(fr)) fr = num(cases, "fraction");
   if (isfinite(fr)) ps_sbuf_printf(b, " · %.0f%% of the cases", 100 * fr);
-  if (pn) ps_sbuf_printf(b, " · network width ×%.3g, depth ×%.3g", num(pn, "width"), num(pn, "depth"));
+  if (pn) ps_sbuf_printf(b, " · network width ×%.3g, %.3g stage(s) fewer", num(pn, "width"), num(pn, "depth"));
   if (cJSON_IsNumber(ps_json_path(rep, "seed"))) ps_sbuf_printf(b, " · seed %.0f", num(rep, "seed"));
   const char *ver = str(rep, "version");
   if (!ver) ver = str(rep, "versions.proxyseg");
