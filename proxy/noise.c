@@ -4,6 +4,7 @@
  * resample configurations and replicates, permutation p-values, and the
  * verdict rule that turns them into one of three words. */
 #include "proxyseg/stats.h"
+#include "stats_internal.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,19 +115,6 @@ ps_status ps_noise_ceiling(const double *full, int n, int R, uint64_t seed, doub
   return PS_OK;
 }
 
-static int cmp_double(const void *x, const void *y) {
-  double a = *(const double *)x, b = *(const double *)y;
-  return (a > b) - (a < b);
-}
-
-/* numpy.percentile's default (linear interpolation) on sorted v[m]. */
-static double percentile_sorted(const double *v, int m, double q) {
-  double pos = q / 100.0 * (m - 1);
-  int lo = (int)floor(pos);
-  if (lo >= m - 1) return v[m - 1];
-  return v[lo] + (pos - lo) * (v[lo + 1] - v[lo]);
-}
-
 /* Mean of k draws with replacement from the finite entries of row[0..w). */
 static double resampled_mean(const double *row, int w, ps_rng *rng) {
   double s = 0;
@@ -163,9 +151,9 @@ ps_status ps_bootstrap_ci_reps(ps_stat_kind k, const double *proxy, int P, const
     if (isfinite(s)) st[m++] = s; else deg++;
   }
   if (m >= 2) {
-    qsort(st, (size_t)m, sizeof *st, cmp_double);
-    ci[0] = percentile_sorted(st, m, 2.5);
-    ci[1] = percentile_sorted(st, m, 97.5);
+    qsort(st, (size_t)m, sizeof *st, ps_stats_cmp_double);
+    ci[0] = ps_stats_percentile_sorted(st, m, 2.5);
+    ci[1] = ps_stats_percentile_sorted(st, m, 97.5);
   }
   if (n_degenerate) *n_degenerate = deg;
   free(st); free(bx); ps_rng_free(rng);

@@ -2,6 +2,7 @@
  * correlations follow SciPy's definitions exactly (average ranks, tau-b), so
  * the oracle test can hold them to 1e-9; intervals are percentile bootstraps. */
 #include "proxyseg/stats.h"
+#include "stats_internal.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,13 +89,12 @@ double ps_stat_eval(ps_stat_kind k, const double *x, const double *y, int n) {
   return NAN;
 }
 
-static int cmp_double(const void *a, const void *b) {
+int ps_stats_cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
 }
 
-/* numpy.percentile's default (linear) on sorted v[m]. */
-static double percentile_sorted(const double *v, int m, double q) {
+double ps_stats_percentile_sorted(const double *v, int m, double q) {
   if (m <= 0) return NAN;
   double pos = q / 100.0 * (m - 1);
   int lo = (int)floor(pos);
@@ -131,9 +131,9 @@ static ps_status bootstrap(ps_stat_kind k, const double *x, const double *x2, co
     if (isfinite(s)) stats[m++] = s; else deg++;
   }
   if (m >= 2) {
-    qsort(stats, (size_t)m, sizeof *stats, cmp_double);
-    ci[0] = percentile_sorted(stats, m, 2.5);
-    ci[1] = percentile_sorted(stats, m, 97.5);
+    qsort(stats, (size_t)m, sizeof *stats, ps_stats_cmp_double);
+    ci[0] = ps_stats_percentile_sorted(stats, m, 2.5);
+    ci[1] = ps_stats_percentile_sorted(stats, m, 97.5);
   }
   if (n_degenerate) *n_degenerate = deg;
   free(stats); free(buf); ps_rng_free(rng);

@@ -79,16 +79,10 @@ ps_status ps_study_keep_best(const char *study_dir) {
   else if (!pick) st = ps_error(PS_ERR_RUNTIME, "the full-scale winner (proxy trial %d) left no checkpoint", best_ref);
   char *dir = ps_path_join(study_dir, "best");
   if (!st) st = ps_mkdir_p(dir);
-  if (!st) {
-    char *from = ps_strfmt("%s/trials/%04d/checkpoint.h5", study_dir, pick->number);
-    char *to = ps_path_join(dir, "checkpoint.h5");
-    st = copy_file(from, to);
-    free(from);
-    free(to);
-  }
-  if (!st) {
-    char *from = ps_strfmt("%s/trials/%04d/config.json", study_dir, pick->number);
-    char *to = ps_path_join(dir, "config.json");
+  const char *files[2] = {"checkpoint.h5", "config.json"};
+  for (int f = 0; f < 2 && !st; f++) {
+    char *from = ps_strfmt("%s/trials/%04d/%s", study_dir, pick->number, files[f]);
+    char *to = ps_path_join(dir, files[f]);
     st = copy_file(from, to);
     free(from);
     free(to);
