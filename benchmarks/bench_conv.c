@@ -85,7 +85,7 @@ enum { FWD, BWD_DATA, BWD_WEIGHT };
 static void run_kernel(int kdir, const ps_conv_geom *g, const float *x, const float *w, const float *b, float *y,
                        float *dx, float *dw, const float *dy) {
   ps_status st = PS_OK;
-  if (kdir == FWD) st = ps_conv_fast_forward(g, x, w, b, y);
+  if (kdir == FWD) st = ps_conv_fast_forward(g, x, w, b, y, false);
   else if (kdir == BWD_DATA) st = ps_conv_fast_backward_data(g, dy, w, dx, false);
   else st = ps_conv_fast_backward_weight(g, x, dy, dw, false);
   if (st != PS_OK) { fprintf(stderr, "bench_conv: %s\n", ps_last_error()); exit(1); }

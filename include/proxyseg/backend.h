@@ -204,7 +204,7 @@ struct ps_backend {
    * loss_workspace_bytes() backend bytes (tape memory) that forward fills with
    * what backward needs, so backward allocates nothing. ---- */
   size_t (*loss_workspace_bytes)(ps_backend *be, const ps_loss_geom *g);
-  /* loss backend [1]. A label >= C that is not ignore_label: PS_ERR_DATA. */
+  /* loss backend [1]. A label >= C that is not ignore_label: PS_ERR_INVALID, naming the voxel. */
   ps_status (*loss_forward)(ps_backend *be, const ps_loss_geom *g, const float *logits, const uint8_t *labels,
                             float *loss, void *workspace);
   /* dlogits [N, C, S] (+)= up * dloss/dlogits; up backend [1] (the upstream gradient) or NULL for 1 */

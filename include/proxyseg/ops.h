@@ -1,5 +1,6 @@
 /* Differentiable ops on the tape. Each takes the tape, computes the output
- * (a new tape tensor), and records its backward when grad is enabled. On error
+ * (a new tape tensor) with the tape's backend kernels, and records its
+ * backward when grad is enabled. Inputs must live on the tape's backend. On error
  * they return NULL with ps_last_error() set (bad shapes, out of memory).
  * Layout: NCDHW for volumes, (N, F) for vectors. Weights follow PyTorch's
  * layouts so that tensors can be exchanged with it unchanged. */
@@ -31,6 +32,11 @@ ps_tensor *ps_conv_transpose3d(ps_tape *t, ps_tensor *x, ps_tensor *w, ps_tensor
 /* ---- normalisation ---- */
 /* Per (n, c) over D*H*W; gamma/beta [C] or NULL (no affine). */
 ps_tensor *ps_instance_norm(ps_tape *t, ps_tensor *x, ps_tensor *gamma, ps_tensor *beta, float eps);
+/* Instance norm followed by an activation in one pass forward and one backward
+ * (PS_ACT_RELU, or PS_ACT_LEAKY_RELU with slope > 0; other activations run as
+ * a separate op). The same values as ps_instance_norm then the activation op. */
+ps_tensor *ps_instance_norm_act(ps_tape *t, ps_tensor *x, ps_tensor *gamma, ps_tensor *beta, float eps, ps_act act,
+                                float slope);
 /* Per c over N*D*H*W in training (updates running stats with `momentum`, PyTorch's
  * convention), running stats in eval. running_mean/var: [C] caller-owned. */
 ps_tensor *ps_batch_norm(ps_tape *t, ps_tensor *x, ps_tensor *gamma, ps_tensor *beta, float *running_mean,
@@ -68,7 +74,8 @@ ps_tensor *ps_linear(ps_tape *t, ps_tensor *x, ps_tensor *w, ps_tensor *b);
 ps_tensor *ps_matmul(ps_tape *t, ps_tensor *a, ps_tensor *b);
 
 /* ---- losses (return a scalar tensor [1]) ----
- * logits [N, C, D, H, W]; labels [N, D, H, W] as uint8 class ids.
+ * logits [N, C, D, H, W]; labels [N, D, H, W] as uint8 class ids in memory of
+ * the tape's backend (host memory for the CPU backends; ps_tape_upload).
  * class_weights: C floats or NULL; ignore_label: voxels with this label count
  * nowhere (-1: none). */
 typedef struct {

@@ -180,15 +180,22 @@ static ps_tensor *run_block(const ps_net *net, ps_tape *t, const block *bl, ps_t
   for (int j = 0; j < bl->n && x; j++) {
     const conv_unit *u = &bl->c[j];
     x = ps_conv3d(t, x, u->w, u->b, &u->cp);
+    const bool shortcut = a->residual && j == bl->n - 1;
+    const ps_act act = a->act == PS_ARCH_ACT_LEAKY ? PS_ACT_LEAKY_RELU : PS_ACT_RELU;
+    if (x && a->norm == PS_NORM_INSTANCE && !shortcut) {
+      /* norm and activation in one pass (the same values as the two ops) */
+      x = ps_instance_norm_act(t, x, u->gamma, u->beta, (float)a->norm_eps, act, (float)a->leaky_slope);
+      continue;
+    }
     if (x && a->norm == PS_NORM_INSTANCE) x = ps_instance_norm(t, x, u->gamma, u->beta, (float)a->norm_eps);
     else if (x && a->norm == PS_NORM_BATCH)
       x = ps_batch_norm(t, x, u->gamma, u->beta, u->running_mean, u->running_var, (float)a->bn_momentum,
                         (float)a->norm_eps, training);
-    if (x && a->residual && j == bl->n - 1) {
+    if (x && shortcut) {
       ps_tensor *sc = bl->skip_w ? ps_conv3d(t, in, bl->skip_w, NULL, &bl->skip_cp) : in;
       x = sc ? ps_add(t, x, sc) : NULL;
     }
-    if (x) x = a->act == PS_ACT_LEAKY ? ps_leaky_relu(t, x, (float)a->leaky_slope) : ps_relu(t, x);
+    if (x) x = a->act == PS_ARCH_ACT_LEAKY ? ps_leaky_relu(t, x, (float)a->leaky_slope) : ps_relu(t, x);
   }
   return x;
 }
@@ -282,16 +289,26 @@ ps_tensor *ps_net_loss(ps_net *n, ps_tape *t, ps_tensor **outs, int n_outs, cons
     const uint8_t *lab = labels;
     if (i > 0) {
       const int64_t d = o->shape[2], h = o->shape[3], ww = o->shape[4];
-      uint8_t *l = ps_tape_alloc(t, (size_t)(N * d * h * ww));
-      if (!l) { ps_error(PS_ERR_NOMEM, "network loss: out of memory"); return NULL; }
+      /* nearest-downsampled labels, made on the host (a round trip on device backends) */
+      ps_backend *be = ps_tape_backend(t);
+      const size_t full = (size_t)(N * D * H * W), low = (size_t)(N * d * h * ww);
+      const uint8_t *src = labels;
+      if (!be->host_memory) {
+        uint8_t *hl = ps_tape_alloc(t, full);
+        if (!hl || be->to_host(be, hl, labels, full) != PS_OK) return NULL;
+        src = hl;
+      }
+      uint8_t *l = ps_tape_alloc(t, low);
+      if (!l) return NULL;
       for (int64_t b = 0; b < N; b++)
         for (int64_t z = 0; z < d; z++)
           for (int64_t y = 0; y < h; y++)
             for (int64_t x = 0; x < ww; x++) {
               int64_t sz = z * D / d, sy = y * H / h, sx = x * W / ww;
-              l[((b * d + z) * h + y) * ww + x] = labels[((b * D + sz) * H + sy) * W + sx];
+              l[((b * d + z) * h + y) * ww + x] = src[((b * D + sz) * H + sy) * W + sx];
             }
-      lab = l;
+      lab = be->host_memory ? l : ps_tape_upload(t, l, low);
+      if (!lab) return NULL;
     }
     ps_tensor *li = ps_dice_ce_loss(t, o, lab, lp);
     if (li && n_outs > 1) li = ps_scale(t, li, (float)w[i]);

@@ -1,10 +1,8 @@
-/* Tape ops conv3d and conv_transpose3d: shape checks, dispatch to the CPU conv
- * kernels (src/backend/cpu/conv_kernels.h) and the backward functions. The
- * transposed conv is the conv's backward-data with the roles of input and
- * output swapped, so one geometry and one set of kernels serve both. */
-#include "proxyseg/ops.h"
-#include "backend/cpu/conv_kernels.h"
-#include <stdlib.h>
+/* Tape ops conv3d and conv_transpose3d: shape checks, the backend's conv
+ * kernels and the backward functions. The transposed conv is the conv's
+ * backward-data with the roles of input and output swapped, so one geometry
+ * and one set of kernels serve both. */
+#include "op_internal.h"
 #include <string.h>
 
 ps_conv_params ps_conv_params_default(void) {
@@ -103,102 +101,92 @@ static bool make_geom(const char *op, const ps_tensor *x, const ps_tensor *w, co
   return true;
 }
 
-static void add_bias(const float *b, int64_t n, int64_t c, int64_t vox, float *y) {
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < n * c; r++) {
-    const float bv = b[r % c];
-    float *p = y + r * vox;
-    for (int64_t i = 0; i < vox; i++) p[i] += bv;
-  }
-}
-
-static ps_node *record(ps_tape *t, const char *op, ps_backward_fn fn, ps_tensor *y, ps_tensor *x, ps_tensor *w,
-                       ps_tensor *b, const ps_conv_geom *g) {
+static ps_status record(ps_tape *t, const char *op, ps_op_kind kind, ps_backward_fn fn, ps_tensor *y, ps_tensor *x,
+                        ps_tensor *w, ps_tensor *b, const ps_conv_geom *g) {
   ps_tensor *in[3] = {x, w, b};
+  const int n = b ? 3 : 2;
   conv_ctx *ctx = NULL;
-  if (ps_tape_grad_enabled(t) && (x->requires_grad || w->requires_grad || (b && b->requires_grad))) {
+  if (ps_tape_needs_grad(t, n, in)) {
     ctx = ps_tape_alloc(t, sizeof *ctx);
-    if (!ctx) return NULL;
+    if (!ctx) return PS_ERR_NOMEM;
     ctx->g = *g;
     ctx->has_bias = b != NULL;
   }
-  return ps_tape_record(t, op, fn, y, b ? 3 : 2, in, ctx);
+  return ps_tape_record_kind(t, op, kind, fn, y, n, in, ctx);
 }
 
 /* ---- conv3d ---- */
-static void conv_backward(ps_tape *t, ps_node *nd) {
+static ps_status conv_backward(ps_tape *t, ps_node *nd) {
   const conv_ctx *c = nd->ctx;
+  ps_backend *be = ps_tape_backend(t);
   ps_tensor *x = nd->in[0], *w = nd->in[1], *b = c->has_bias ? nd->in[2] : NULL;
+  const ps_conv_geom *g = &c->g;
   const float *dy = nd->out->grad;                     /* [N, Cout, OD, OH, OW] */
+  float *gr;
   bool fresh;
-  if (b && b->requires_grad) {
-    float *db = ps_tape_grad(t, b, &fresh);            /* [Cout] */
-    if (db) ps_conv_backward_bias(&c->g, dy, db, !fresh);
-  }
-  if (w->requires_grad) {
-    float *dw = ps_tape_grad(t, w, &fresh);            /* [Cout, Cin/g, kd, kh, kw] */
-    if (dw) ps_conv_backward_weight(&c->g, x->data, dy, dw, !fresh);
-  }
-  if (x->requires_grad) {
-    float *dx = ps_tape_grad(t, x, &fresh);            /* [N, Cin, D, H, W] */
-    if (dx) ps_conv_backward_data(&c->g, dy, w->data, dx, !fresh);
-  }
+  PS_TRY(ps_op_grad(t, b, &gr, &fresh));               /* [Cout] */
+  if (gr) PS_TRY(be->bias_grad(be, g->n, g->k, g->out[0] * g->out[1] * g->out[2], dy, gr, !fresh));
+  PS_TRY(ps_op_grad(t, w, &gr, &fresh));               /* [Cout, Cin/g, kd, kh, kw] */
+  if (gr) PS_TRY(be->conv_backward_weight(be, g, x->data, dy, gr, !fresh));
+  PS_TRY(ps_op_grad(t, x, &gr, &fresh));               /* [N, Cin, D, H, W] */
+  if (gr) PS_TRY(be->conv_backward_data(be, g, dy, w->data, gr, !fresh));
+  return PS_OK;
 }
 
 ps_tensor *ps_conv3d(ps_tape *t, ps_tensor *x, ps_tensor *w, ps_tensor *b, const ps_conv_params *p) {
   ps_conv_params def = ps_conv_params_default();
   ps_conv_geom g;
   if (!make_geom("conv3d", x, w, b, p ? p : &def, false, &g)) return NULL;
+  ps_backend *be = ps_tape_backend(t);
+  if (!be->supports(be, PS_OPK_CONV, &g)) {
+    ps_error(PS_ERR_UNSUPPORTED, "conv3d: backend %s does not support this geometry", be->name);
+    return NULL;
+  }
   const int64_t shape[5] = {g.n, g.k, g.out[0], g.out[1], g.out[2]};
   ps_tensor *y = ps_tape_tensor(t, 5, shape);
   if (!y) return NULL;
-  if (ps_conv_forward(&g, x->data, w->data, b ? b->data : NULL, y->data) != PS_OK) return NULL;
-  record(t, "conv3d", conv_backward, y, x, w, b, &g);
+  PS_PROF_BEGIN(t);
+  PS_TRY_NULL(be->conv_forward(be, &g, x->data, w->data, b ? b->data : NULL, y->data, false));
+  PS_PROF_END(t, PS_OPK_CONV);
+  if (record(t, "conv3d", PS_OPK_CONV, conv_backward, y, x, w, b, &g)) return NULL;
   return y;
 }
 
 /* ---- conv_transpose3d: forward = conv backward-data; backward = conv forward
  * (data) and conv backward-weight with x and dy swapped ---- */
-static void convt_backward(ps_tape *t, ps_node *nd) {
+static ps_status convt_backward(ps_tape *t, ps_node *nd) {
   const conv_ctx *c = nd->ctx;
+  ps_backend *be = ps_tape_backend(t);
   ps_tensor *x = nd->in[0], *w = nd->in[1], *b = c->has_bias ? nd->in[2] : NULL;
+  const ps_conv_geom *g = &c->g;
   const float *dy = nd->out->grad;                     /* [N, Cout, D', H', W'] = the adjoint conv's input */
+  float *gr;
   bool fresh;
-  if (b && b->requires_grad) {
-    float *db = ps_tape_grad(t, b, &fresh);            /* [Cout] */
-    ps_conv_geom gb = c->g;                            /* per-channel sums over the adjoint conv's input */
-    gb.k = gb.c;
-    memcpy(gb.out, gb.in, sizeof gb.out);
-    if (db) ps_conv_backward_bias(&gb, dy, db, !fresh);
-  }
-  if (w->requires_grad) {
-    float *dw = ps_tape_grad(t, w, &fresh);            /* [Cin, Cout/g, kd, kh, kw] */
-    if (dw) ps_conv_backward_weight(&c->g, dy, x->data, dw, !fresh);
-  }
-  if (x->requires_grad) {
-    float *dx = ps_tape_grad(t, x, &fresh);            /* [N, Cin, D, H, W] */
-    if (!dx) return;
-    if (fresh) {
-      ps_conv_forward(&c->g, dy, w->data, NULL, dx);
-    } else {
-      float *tmp = malloc((size_t)x->numel * sizeof(float));
-      if (!tmp) { ps_error(PS_ERR_NOMEM, "op_conv.c: conv_transpose3d backward: out of memory"); return; }
-      if (ps_conv_forward(&c->g, dy, w->data, NULL, tmp) == PS_OK)
-        for (int64_t i = 0; i < x->numel; i++) dx[i] += tmp[i];
-      free(tmp);
-    }
-  }
+  PS_TRY(ps_op_grad(t, b, &gr, &fresh));               /* [Cout]: sums over the adjoint conv's input */
+  if (gr) PS_TRY(be->bias_grad(be, g->n, g->c, g->in[0] * g->in[1] * g->in[2], dy, gr, !fresh));
+  PS_TRY(ps_op_grad(t, w, &gr, &fresh));               /* [Cin, Cout/g, kd, kh, kw] */
+  if (gr) PS_TRY(be->conv_backward_weight(be, g, dy, x->data, gr, !fresh));
+  PS_TRY(ps_op_grad(t, x, &gr, &fresh));               /* [N, Cin, D, H, W] */
+  if (gr) PS_TRY(be->conv_forward(be, g, dy, w->data, NULL, gr, !fresh));
+  return PS_OK;
 }
 
 ps_tensor *ps_conv_transpose3d(ps_tape *t, ps_tensor *x, ps_tensor *w, ps_tensor *b, const ps_conv_params *p) {
   ps_conv_params def = ps_conv_params_default();
   ps_conv_geom g;
   if (!make_geom("conv_transpose3d", x, w, b, p ? p : &def, true, &g)) return NULL;
+  ps_backend *be = ps_tape_backend(t);
+  if (!be->supports(be, PS_OPK_CONV_TRANSPOSED, &g)) {
+    ps_error(PS_ERR_UNSUPPORTED, "conv_transpose3d: backend %s does not support this geometry", be->name);
+    return NULL;
+  }
   const int64_t shape[5] = {g.n, g.c, g.in[0], g.in[1], g.in[2]};
   ps_tensor *y = ps_tape_tensor(t, 5, shape);
   if (!y) return NULL;
-  if (ps_conv_backward_data(&g, x->data, w->data, y->data, false) != PS_OK) return NULL;
-  if (b) add_bias(b->data, g.n, g.c, g.in[0] * g.in[1] * g.in[2], y->data);
-  record(t, "conv_transpose3d", convt_backward, y, x, w, b, &g);
+  PS_PROF_BEGIN(t);
+  PS_TRY_NULL(be->conv_backward_data(be, &g, x->data, w->data, y->data, false));
+  if (b) PS_TRY_NULL(be->bias_add(be, g.n, g.c, g.in[0] * g.in[1] * g.in[2], b->data, y->data));
+  PS_PROF_END(t, PS_OPK_CONV_TRANSPOSED);
+  if (record(t, "conv_transpose3d", PS_OPK_CONV_TRANSPOSED, convt_backward, y, x, w, b, &g)) return NULL;
   return y;
 }

@@ -1,20 +1,34 @@
 /* Helpers shared by the op_*.c and loss.c files (private to src/nn): input
  * checks with clear messages, gradient fetching with the `fresh` protocol,
- * and the OpenMP size threshold below which loops stay serial. */
+ * and the one checked path every op records through. Ops never touch tensor
+ * memory themselves: every computation is a kernel of the tape's backend. */
 #ifndef PS_OP_INTERNAL_H
 #define PS_OP_INTERNAL_H
 #include "proxyseg/ops.h"
 #include <stdio.h>
 
-/* Below this many elements a parallel region costs more than it saves. */
-#define PS_OMP_MIN 32768
-
-/* The gradient buffer of x when x needs one, else NULL. *fresh: write with =. */
-static inline float *ps_op_grad(ps_tape *t, ps_tensor *x, bool *fresh) {
+/* The gradient buffer of x when x needs one (*g = NULL otherwise). *fresh: the
+ * buffer is new and uninitialised, so the kernel writes (acc = false). An
+ * allocation failure is returned, never mistaken for "no gradient needed". */
+static inline ps_status ps_op_grad(ps_tape *t, ps_tensor *x, float **g, bool *fresh) {
   *fresh = false;
-  if (!x || !x->requires_grad) return NULL;
-  return ps_tape_grad(t, x, fresh);
+  *g = NULL;
+  if (!x || !x->requires_grad) return PS_OK;
+  *g = ps_tape_grad(t, x, fresh);
+  return *g ? PS_OK : PS_ERR_NOMEM;
 }
+
+/* Inside a backward function: return the first failing status. */
+#define PS_TRY(expr)                    \
+  do {                                  \
+    ps_status st_ = (expr);             \
+    if (st_ != PS_OK) return st_;       \
+  } while (0)
+/* Inside an op's forward: a failing kernel makes the op return NULL (error set). */
+#define PS_TRY_NULL(expr)               \
+  do {                                  \
+    if ((expr) != PS_OK) return NULL;   \
+  } while (0)
 
 static inline bool ps_op_check_tensor(const char *op, const char *what, const ps_tensor *x) {
   if (!x || !x->data) {
@@ -43,31 +57,14 @@ static inline int64_t ps_op_inner(const ps_tensor *x, int from) {
   return s;
 }
 
-/* Record a node whose inputs may be more than PS_NODE_MAX_IN (concat, weighted
- * sum): the backward reads its inputs from ctx, so the node keeps only up to
- * PS_NODE_MAX_IN of them, those that require grad first (recording decides on
- * them). */
-static inline ps_node *ps_op_record_many(ps_tape *t, const char *op, ps_backward_fn fn, ps_tensor *out, int n,
-                                         ps_tensor *const *in, void *ctx) {
-  if (n <= PS_NODE_MAX_IN) return ps_tape_record(t, op, fn, out, n, in, ctx);
-  ps_tensor *pick[PS_NODE_MAX_IN];
-  int k = 0;
-  for (int i = 0; i < n && k < PS_NODE_MAX_IN; i++)
-    if (in[i]->requires_grad) pick[k++] = in[i];
-  for (int i = 0; i < n && k < PS_NODE_MAX_IN; i++)
-    if (!in[i]->requires_grad) pick[k++] = in[i];
-  return ps_tape_record(t, op, fn, out, k, pick, ctx);
-}
-
-
-/* Record the node; when recording itself fails (out of memory) the op fails
+/* Record the node (the one checked path): when recording fails the op fails
  * too instead of returning a tensor whose gradient would silently be lost. */
-#define PS_OP_RECORD(t, op, fn, out, n, in, ctx)                                  \
-  do {                                                                          \
-    if (!ps_tape_record(t, op, fn, out, n, in, ctx) && (out)->requires_grad) return NULL; \
+#define PS_OP_RECORD(t, op, kind, fn, out, n, in, ctx)                                   \
+  do {                                                                                  \
+    if (ps_tape_record_kind(t, op, kind, fn, out, n, in, ctx) != PS_OK) return NULL;    \
   } while (0)
-#define PS_OP_RECORD_MANY(t, op, fn, out, n, in, ctx)                             \
-  do {                                                                          \
-    if (!ps_op_record_many(t, op, fn, out, n, in, ctx) && (out)->requires_grad) return NULL; \
-  } while (0)
+
+/* Forward-kernel timing for the per-op-kind profile (no-op unless enabled). */
+#define PS_PROF_BEGIN(t) const double ps_prof_t0_ = ps_tape_prof_begin(t)
+#define PS_PROF_END(t, kind) ps_tape_prof_end(t, kind, ps_prof_t0_)
 #endif

@@ -1,117 +1,30 @@
 /* Instance norm (per (n, c) over D*H*W) and batch norm (per c over N*D*H*W),
- * both with optional affine gamma/beta [C]. One engine serves both: a "group"
- * is a set of equal segments of x (IN: one plane; BN: N planes, stride C*S).
- * Forward: one pass for mean/var (double accumulators, shifted by the first
- * value against cancellation), one pass to write y; mean and 1/std are saved.
- * Backward: one pass for sum(dy) and sum(dy*xhat), one pass to write dx. */
+ * both with optional affine gamma/beta [C], and instance norm fused with a
+ * ReLU/LeakyReLU (one pass to write y, one backward pass through both). The
+ * statistics (mean, 1/std per group) are kept in tape buffers for backward;
+ * the kernels are the backend's norm_stats / norm_apply / norm_backward. */
 #include "op_internal.h"
 #include <math.h>
 #include <string.h>
 
 typedef struct {
-  int64_t groups, nseg, seg_stride, seg_len, C;  /* group g starts at offset base(g) */
-  bool per_sample;                               /* IN: g = n*C + c; BN: g = c */
-  bool batch_stats;                              /* false: BN eval, mean/rstd are constants */
-  float *mean, *rstd;                            /* [groups] */
+  ps_norm_geom g;
+  bool batch_stats;   /* false: BN eval, mean/rstd are constants */
+  float *mean, *rstd; /* backend [groups] */
 } norm_ctx;
 
-/* IN: plane g at g*S; BN: channel g's first plane at g*S (the others follow at seg_stride) */
-static inline int64_t group_base(const norm_ctx *c, int64_t g) { return g * c->seg_len; }
-static inline int64_t group_channel(const norm_ctx *c, int64_t g) { return c->per_sample ? g % c->C : g; }
-
-static void norm_backward(ps_tape *t, ps_node *n) {
+static ps_status norm_backward(ps_tape *t, ps_node *n) {
   const norm_ctx *c = n->ctx;
+  ps_backend *be = ps_tape_backend(t);
   ps_tensor *x = n->in[0], *gamma = n->in[1], *beta = n->in[2];
-  const float *dy = n->out->grad;
+  float *gx, *gg, *gb;
   bool fx, fg, fb;
-  float *gx = ps_op_grad(t, x, &fx);
-  float *gg = gamma ? ps_op_grad(t, gamma, &fg) : NULL;
-  float *gb = beta ? ps_op_grad(t, beta, &fb) : NULL;
-  const int64_t G = c->groups;
-  /* per-group sums: [0] sum dy, [1] sum dy*xhat */
-  double *sums = ps_tape_alloc(t, (size_t)G * 2 * sizeof(double));
-  if (!sums) return;
-  const double cnt = (double)(c->nseg * c->seg_len);
-#pragma omp parallel for if (x->numel > PS_OMP_MIN) schedule(static)
-  for (int64_t g = 0; g < G; g++) {
-    const int64_t base = group_base(c, g);
-    const float m = c->mean[g], r = c->rstd[g];
-    double sd = 0, sdx = 0;
-    for (int64_t k = 0; k < c->nseg; k++) {
-      const float *xs = x->data + base + k * c->seg_stride, *ds = dy + base + k * c->seg_stride;
-      /* float partials over short runs keep the loop vectorised; folded into double */
-      for (int64_t s0 = 0; s0 < c->seg_len; s0 += 1024) {
-        const int64_t e = s0 + 1024 < c->seg_len ? s0 + 1024 : c->seg_len;
-        float a = 0, b = 0;
-        for (int64_t s = s0; s < e; s++) { a += ds[s]; b += ds[s] * (xs[s] - m); }
-        sd += a;
-        sdx += (double)b * r;
-      }
-    }
-    sums[2 * g] = sd;
-    sums[2 * g + 1] = sdx;
-    if (!gx) continue;
-    const float gm = gamma ? gamma->data[group_channel(c, g)] : 1.0f;
-    const float k1 = gm * r;
-    /* training: dx = gamma*rstd*(dy - mean(dy) - xhat*mean(dy*xhat)); eval: gamma*rstd*dy */
-    const float md = c->batch_stats ? (float)(sd / cnt) : 0.0f, mdx = c->batch_stats ? (float)(sdx / cnt) : 0.0f;
-    for (int64_t k = 0; k < c->nseg; k++) {
-      const float *xs = x->data + base + k * c->seg_stride, *ds = dy + base + k * c->seg_stride;
-      float *gs = gx + base + k * c->seg_stride;
-      if (fx)
-        for (int64_t s = 0; s < c->seg_len; s++) gs[s] = k1 * (ds[s] - md - (xs[s] - m) * r * mdx);
-      else
-        for (int64_t s = 0; s < c->seg_len; s++) gs[s] += k1 * (ds[s] - md - (xs[s] - m) * r * mdx);
-    }
-  }
-  /* parameters: reduce groups to channels in a fixed order (deterministic) */
-  for (int64_t ch = 0; ch < c->C; ch++) {
-    double a = 0, b = 0;
-    for (int64_t g = ch; g < G; g += c->C) { a += sums[2 * g]; b += sums[2 * g + 1]; }
-    if (gb) gb[ch] = (fb ? 0.0f : gb[ch]) + (float)a;
-    if (gg) gg[ch] = (fg ? 0.0f : gg[ch]) + (float)b;
-  }
-}
-
-/* y = (x - mean[g]) * rstd[g] * gamma[c] + beta[c] */
-static void norm_apply(const norm_ctx *c, const float *x, const float *gamma, const float *beta, float *y, int64_t numel) {
-#pragma omp parallel for if (numel > PS_OMP_MIN) schedule(static)
-  for (int64_t g = 0; g < c->groups; g++) {
-    const int64_t base = group_base(c, g), ch = group_channel(c, g);
-    const float sc = c->rstd[g] * (gamma ? gamma[ch] : 1.0f);
-    const float sh = (beta ? beta[ch] : 0.0f) - c->mean[g] * sc;
-    for (int64_t k = 0; k < c->nseg; k++) {
-      const float *xs = x + base + k * c->seg_stride;
-      float *ys = y + base + k * c->seg_stride;
-      for (int64_t s = 0; s < c->seg_len; s++) ys[s] = xs[s] * sc + sh;
-    }
-  }
-}
-
-/* mean and biased variance of each group */
-static void norm_stats(const norm_ctx *c, const float *x, double *var_out, int64_t numel) {
-#pragma omp parallel for if (numel > PS_OMP_MIN) schedule(static)
-  for (int64_t g = 0; g < c->groups; g++) {
-    const int64_t base = group_base(c, g);
-    const float shift = x[base];
-    double s1 = 0, s2 = 0;
-    for (int64_t k = 0; k < c->nseg; k++) {
-      const float *xs = x + base + k * c->seg_stride;
-      /* float partials over short runs keep the inner loop vectorised */
-      for (int64_t s0 = 0; s0 < c->seg_len; s0 += 1024) {
-        const int64_t e = s0 + 1024 < c->seg_len ? s0 + 1024 : c->seg_len;
-        float a = 0, b = 0;
-        for (int64_t s = s0; s < e; s++) { float d = xs[s] - shift; a += d; b += d * d; }
-        s1 += a;
-        s2 += b;
-      }
-    }
-    const double cnt = (double)(c->nseg * c->seg_len), md = s1 / cnt;
-    double var = s2 / cnt - md * md;
-    if (var < 0) var = 0;
-    c->mean[g] = (float)(shift + md);
-    var_out[g] = var;
-  }
+  PS_TRY(ps_op_grad(t, x, &gx, &fx));
+  PS_TRY(ps_op_grad(t, gamma, &gg, &fg));
+  PS_TRY(ps_op_grad(t, beta, &gb, &fb));
+  return be->norm_backward(be, &c->g, x->data, c->mean, c->rstd, gamma ? gamma->data : NULL,
+                           c->g.act != PS_ACT_NONE ? n->out->data : NULL, n->out->grad, c->batch_stats, gx, !fx, gg,
+                           !fg, gb, !fb);
 }
 
 static bool check_affine(const char *op, const ps_tensor *x, const ps_tensor *gamma, const ps_tensor *beta) {
@@ -127,32 +40,56 @@ static bool check_affine(const char *op, const ps_tensor *x, const ps_tensor *ga
   return true;
 }
 
-static ps_tensor *norm_finish(ps_tape *t, const char *op, norm_ctx *c, ps_tensor *x, ps_tensor *gamma, ps_tensor *beta) {
+static ps_tensor *norm_finish(ps_tape *t, const char *op, norm_ctx *c, ps_tensor *x, ps_tensor *gamma, ps_tensor *beta,
+                              double t0) {
+  ps_backend *be = ps_tape_backend(t);
   ps_tensor *y = ps_tape_tensor_like(t, x);
   if (!y) return NULL;
-  norm_apply(c, x->data, gamma ? gamma->data : NULL, beta ? beta->data : NULL, y->data, x->numel);
+  PS_TRY_NULL(be->norm_apply(be, &c->g, x->data, c->mean, c->rstd, gamma ? gamma->data : NULL,
+                             beta ? beta->data : NULL, y->data));
+  ps_tape_prof_end(t, PS_OPK_NORM, t0);
   ps_tensor *in[3] = {x, gamma, beta};
-  PS_OP_RECORD(t, op, norm_backward, y, 3, in, c);
+  PS_OP_RECORD(t, op, PS_OPK_NORM, norm_backward, y, 3, in, c);
   return y;
 }
 
-ps_tensor *ps_instance_norm(ps_tape *t, ps_tensor *x, ps_tensor *gamma, ps_tensor *beta, float eps) {
-  if (!ps_op_check_ndim("ps_instance_norm", "x", x, -3) || !check_affine("ps_instance_norm", x, gamma, beta)) return NULL;
+/* mean/rstd buffers of G groups */
+static norm_ctx *norm_ctx_new(ps_tape *t, ps_norm_geom g, int64_t G, bool batch_stats) {
   norm_ctx *c = ps_tape_alloc(t, sizeof *c);
   if (!c) return NULL;
+  c->g = g;
+  c->batch_stats = batch_stats;
+  c->mean = ps_tape_buffer(t, (size_t)G * sizeof(float));
+  c->rstd = ps_tape_buffer(t, (size_t)G * sizeof(float));
+  return c->mean && c->rstd ? c : NULL;
+}
+
+ps_tensor *ps_instance_norm_act(ps_tape *t, ps_tensor *x, ps_tensor *gamma, ps_tensor *beta, float eps, ps_act act,
+                                float slope) {
+  if (!ps_op_check_ndim("ps_instance_norm", "x", x, -3) || !check_affine("ps_instance_norm", x, gamma, beta)) return NULL;
   const int64_t N = x->shape[0], C = x->shape[1], S = ps_op_inner(x, 2);
-  *c = (norm_ctx){.groups = N * C, .nseg = 1, .seg_stride = 0, .seg_len = S, .C = C, .per_sample = true, .batch_stats = true};
-  c->mean = ps_tape_alloc(t, (size_t)(N * C) * sizeof(float));
-  c->rstd = ps_tape_alloc(t, (size_t)(N * C) * sizeof(float));
-  double *var = ps_tape_alloc(t, (size_t)(N * C) * sizeof(double));
-  if (!c->mean || !c->rstd || !var) return NULL;
   if (S < 1) {
     ps_error(PS_ERR_INVALID, "ps_instance_norm: empty spatial size");
     return NULL;
   }
-  norm_stats(c, x->data, var, x->numel);
-  for (int64_t g = 0; g < N * C; g++) c->rstd[g] = (float)(1.0 / sqrt(var[g] + eps));
-  return norm_finish(t, "instance_norm", c, x, gamma, beta);
+  ps_backend *be = ps_tape_backend(t);
+  const ps_norm_geom g = {.N = N, .C = C, .S = S, .per_sample = true, .act = act, .slope = slope};
+  if (!be->supports(be, PS_OPK_NORM, &g)) {
+    /* the backend has no fused kernel for this activation: norm, then the activation op */
+    ps_tensor *y = ps_instance_norm_act(t, x, gamma, beta, eps, PS_ACT_NONE, 0.0f);
+    if (!y || act == PS_ACT_NONE) return y;
+    return act == PS_ACT_LEAKY_RELU ? ps_leaky_relu(t, y, slope) : act == PS_ACT_RELU ? ps_relu(t, y)
+           : act == PS_ACT_SIGMOID ? ps_sigmoid(t, y) : ps_tanh(t, y);
+  }
+  norm_ctx *c = norm_ctx_new(t, g, N * C, true);
+  if (!c) return NULL;
+  const double t0 = ps_tape_prof_begin(t);
+  PS_TRY_NULL(be->norm_stats(be, &c->g, x->data, eps, c->mean, c->rstd, NULL));
+  return norm_finish(t, act == PS_ACT_NONE ? "instance_norm" : "instance_norm_act", c, x, gamma, beta, t0);
+}
+
+ps_tensor *ps_instance_norm(ps_tape *t, ps_tensor *x, ps_tensor *gamma, ps_tensor *beta, float eps) {
+  return ps_instance_norm_act(t, x, gamma, beta, eps, PS_ACT_NONE, 0.0f);
 }
 
 ps_tensor *ps_batch_norm(ps_tape *t, ps_tensor *x, ps_tensor *gamma, ps_tensor *beta, float *running_mean,
@@ -168,28 +105,18 @@ ps_tensor *ps_batch_norm(ps_tape *t, ps_tensor *x, ps_tensor *gamma, ps_tensor *
     ps_error(PS_ERR_INVALID, "ps_batch_norm: training needs more than 1 value per channel, x is %s", ps_shape_str(x, b, sizeof b));
     return NULL;
   }
-  norm_ctx *c = ps_tape_alloc(t, sizeof *c);
+  ps_backend *be = ps_tape_backend(t);
+  norm_ctx *c = norm_ctx_new(t, (ps_norm_geom){.N = N, .C = C, .S = S, .per_sample = false}, C, training);
   if (!c) return NULL;
-  *c = (norm_ctx){.groups = C, .nseg = N, .seg_stride = C * S, .seg_len = S, .C = C, .per_sample = false,
-                  .batch_stats = training};
-  c->mean = ps_tape_alloc(t, (size_t)C * sizeof(float));
-  c->rstd = ps_tape_alloc(t, (size_t)C * sizeof(float));
-  double *var = ps_tape_alloc(t, (size_t)C * sizeof(double));
-  if (!c->mean || !c->rstd || !var) return NULL;
+  const double t0 = ps_tape_prof_begin(t);
   if (training) {
-    norm_stats(c, x->data, var, x->numel);
-    const double cnt = (double)(N * S);
-    for (int64_t ch = 0; ch < C; ch++) {
-      c->rstd[ch] = (float)(1.0 / sqrt(var[ch] + eps));
-      /* PyTorch: running stats take the unbiased variance */
-      if (running_mean) running_mean[ch] = (1 - momentum) * running_mean[ch] + momentum * c->mean[ch];
-      if (running_var) running_var[ch] = (1 - momentum) * running_var[ch] + momentum * (float)(var[ch] * cnt / (cnt - 1));
-    }
+    float *var = ps_tape_buffer(t, (size_t)C * sizeof(float));
+    if (!var) return NULL;
+    PS_TRY_NULL(be->norm_stats(be, &c->g, x->data, eps, c->mean, c->rstd, var));
+    if (running_mean && running_var)
+      PS_TRY_NULL(be->bn_running_update(be, C, N * S, momentum, c->mean, var, running_mean, running_var));
   } else {
-    for (int64_t ch = 0; ch < C; ch++) {
-      c->mean[ch] = running_mean[ch];
-      c->rstd[ch] = (float)(1.0 / sqrt((double)running_var[ch] + eps));
-    }
+    PS_TRY_NULL(be->bn_eval_stats(be, C, running_mean, running_var, eps, c->mean, c->rstd));
   }
-  return norm_finish(t, "batch_norm", c, x, gamma, beta);
+  return norm_finish(t, "batch_norm", c, x, gamma, beta, t0);
 }

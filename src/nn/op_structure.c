@@ -1,34 +1,29 @@
 /* Structural ops: channel concat and slice (dim 1 of [N, C, ...] or [N, F]),
  * elementwise add / mul, scalar scale, and the scalar-weighted sum of NAS
- * mixed ops (weights are a tape tensor with gradients). */
+ * mixed ops (weights are a tape tensor with gradients), as backend kernels
+ * (copy_channels, add, mul, axpby, weighted_sum, dot). */
 #include "op_internal.h"
-#include <stdlib.h>
 #include <string.h>
 
 /* ---- concat along dim 1 ---- */
 typedef struct { int n; ps_tensor **xs; } multi_ctx;
 
-static void concat_backward(ps_tape *t, ps_node *nd) {
+static ps_status concat_backward(ps_tape *t, ps_node *nd) {
   const multi_ctx *c = nd->ctx;
+  ps_backend *be = ps_tape_backend(t);
   ps_tensor *y = nd->out;
   const int64_t N = y->shape[0], inner = ps_op_inner(y, 2), Cy = y->shape[1];
   int64_t off = 0;
   for (int k = 0; k < c->n; k++) {
     ps_tensor *x = c->xs[k];
-    const int64_t Cx = x->shape[1], blk = Cx * inner;
+    const int64_t Cx = x->shape[1];
+    float *g;
     bool fresh;
-    float *g = ps_op_grad(t, x, &fresh);
-    if (g) {
-      for (int64_t i = 0; i < N; i++) {
-        const float *src = y->grad + (i * Cy + off) * inner;
-        float *dst = g + i * blk;
-        if (fresh) memcpy(dst, src, (size_t)blk * sizeof(float));
-        else
-          for (int64_t j = 0; j < blk; j++) dst[j] += src[j];
-      }
-    }
+    PS_TRY(ps_op_grad(t, x, &g, &fresh));
+    if (g) PS_TRY(be->copy_channels(be, N, inner, y->grad, Cy, off, g, Cx, 0, Cx, !fresh));
     off += Cx;
   }
+  return PS_OK;
 }
 
 ps_tensor *ps_concat(ps_tape *t, int n, ps_tensor *const *xs) {
@@ -56,49 +51,42 @@ ps_tensor *ps_concat(ps_tape *t, int n, ps_tensor *const *xs) {
   shape[1] = C;
   ps_tensor *y = ps_tape_tensor(t, xs[0]->ndim, shape);
   if (!y) return NULL;
+  ps_backend *be = ps_tape_backend(t);
   const int64_t N = shape[0], inner = ps_op_inner(y, 2);
   int64_t off = 0;
+  PS_PROF_BEGIN(t);
   for (int k = 0; k < n; k++) {
-    const int64_t blk = xs[k]->shape[1] * inner;
-    for (int64_t i = 0; i < N; i++)
-      memcpy(y->data + (i * C + off) * inner, xs[k]->data + i * blk, (size_t)blk * sizeof(float));
-    off += xs[k]->shape[1];
+    const int64_t Cx = xs[k]->shape[1];
+    PS_TRY_NULL(be->copy_channels(be, N, inner, xs[k]->data, Cx, 0, y->data, C, off, Cx, false));
+    off += Cx;
   }
-  bool rg = false;
-  for (int k = 0; k < n; k++) rg |= xs[k]->requires_grad;
-  if (rg && ps_tape_grad_enabled(t)) {
-    multi_ctx *c = ps_tape_alloc(t, sizeof *c + (size_t)n * sizeof(ps_tensor *));
-    if (!c) return NULL;
+  PS_PROF_END(t, PS_OPK_CONCAT);
+  multi_ctx *c = NULL;
+  if (ps_tape_needs_grad(t, n, xs)) {
+    if (!(c = ps_tape_alloc(t, sizeof *c + (size_t)n * sizeof(ps_tensor *)))) return NULL;
     c->n = n;
     c->xs = (ps_tensor **)(c + 1);
     memcpy(c->xs, xs, (size_t)n * sizeof(ps_tensor *));
-    PS_OP_RECORD_MANY(t, "concat", concat_backward, y, n, xs, c);
   }
+  PS_OP_RECORD(t, "concat", PS_OPK_CONCAT, concat_backward, y, n, xs, c);
   return y;
 }
 
 /* ---- slice [start, start+len) along dim 1 ---- */
 typedef struct { int64_t start; } slice_ctx;
 
-static void slice_backward(ps_tape *t, ps_node *nd) {
+static ps_status slice_backward(ps_tape *t, ps_node *nd) {
   ps_tensor *x = nd->in[0], *y = nd->out;
   const slice_ctx *c = nd->ctx;
+  ps_backend *be = ps_tape_backend(t);
+  float *g;
   bool fresh;
-  float *g = ps_op_grad(t, x, &fresh);
-  if (!g) return;
+  PS_TRY(ps_op_grad(t, x, &g, &fresh));
+  if (!g) return PS_OK;
   const int64_t N = x->shape[0], C = x->shape[1], L = y->shape[1], inner = ps_op_inner(x, 2);
-  for (int64_t i = 0; i < N; i++) {
-    float *dst = g + i * C * inner;
-    const float *src = y->grad + i * L * inner;
-    if (fresh) { /* only the slice gets gradient: the rest is zero */
-      memset(dst, 0, (size_t)(c->start * inner) * sizeof(float));
-      memcpy(dst + c->start * inner, src, (size_t)(L * inner) * sizeof(float));
-      memset(dst + (c->start + L) * inner, 0, (size_t)((C - c->start - L) * inner) * sizeof(float));
-    } else {
-      dst += c->start * inner;
-      for (int64_t j = 0; j < L * inner; j++) dst[j] += src[j];
-    }
-  }
+  /* a fresh buffer: only the slice gets gradient, the rest is zero */
+  if (fresh) PS_TRY(be->memset0(be, g, (size_t)x->numel * sizeof(float)));
+  return be->copy_channels(be, N, inner, y->grad, L, 0, g, C, c->start, L, true);
 }
 
 ps_tensor *ps_slice(ps_tape *t, ps_tensor *x, int64_t start, int64_t len) {
@@ -114,15 +102,17 @@ ps_tensor *ps_slice(ps_tape *t, ps_tensor *x, int64_t start, int64_t len) {
   shape[1] = len;
   ps_tensor *y = ps_tape_tensor(t, x->ndim, shape);
   if (!y) return NULL;
+  ps_backend *be = ps_tape_backend(t);
   const int64_t N = x->shape[0], C = x->shape[1], inner = ps_op_inner(x, 2);
-  for (int64_t i = 0; i < N; i++)
-    memcpy(y->data + i * len * inner, x->data + (i * C + start) * inner, (size_t)(len * inner) * sizeof(float));
-  if (x->requires_grad && ps_tape_grad_enabled(t)) {
-    slice_ctx *c = ps_tape_alloc(t, sizeof *c);
-    if (!c) return NULL;
+  PS_PROF_BEGIN(t);
+  PS_TRY_NULL(be->copy_channels(be, N, inner, x->data, C, start, y->data, len, 0, len, false));
+  PS_PROF_END(t, PS_OPK_CONCAT);
+  slice_ctx *c = NULL;
+  if (ps_tape_needs_grad(t, 1, &x)) {
+    if (!(c = ps_tape_alloc(t, sizeof *c))) return NULL;
     c->start = start;
-    PS_OP_RECORD(t, "slice", slice_backward, y, 1, &x, c);
   }
+  PS_OP_RECORD(t, "slice", PS_OPK_CONCAT, slice_backward, y, 1, &x, c);
   return y;
 }
 
@@ -138,119 +128,103 @@ static bool same_shape_check(const char *op, const ps_tensor *a, const ps_tensor
   return true;
 }
 
-/* g (=|+=) s * src, or g (=|+=) src * other when other is non-NULL */
-static void grad_axpy(float *g, bool fresh, const float *src, const float *other, float s, int64_t len) {
-  if (other) {
-    if (fresh) {
-#pragma omp parallel for simd if (len > PS_OMP_MIN) schedule(static)
-      for (int64_t i = 0; i < len; i++) g[i] = src[i] * other[i];
-    } else {
-#pragma omp parallel for simd if (len > PS_OMP_MIN) schedule(static)
-      for (int64_t i = 0; i < len; i++) g[i] += src[i] * other[i];
-    }
-  } else {
-    if (fresh) {
-#pragma omp parallel for simd if (len > PS_OMP_MIN) schedule(static)
-      for (int64_t i = 0; i < len; i++) g[i] = s * src[i];
-    } else {
-#pragma omp parallel for simd if (len > PS_OMP_MIN) schedule(static)
-      for (int64_t i = 0; i < len; i++) g[i] += s * src[i];
-    }
+static ps_status add_backward(ps_tape *t, ps_node *n) {
+  ps_backend *be = ps_tape_backend(t);
+  for (int k = 0; k < 2; k++) {
+    float *g;
+    bool fresh;
+    PS_TRY(ps_op_grad(t, n->in[k], &g, &fresh));
+    if (g) PS_TRY(be->axpby(be, 1.0f, n->out->grad, g, n->out->numel, !fresh));
   }
-}
-
-static void add_backward(ps_tape *t, ps_node *n) {
-  bool fresh;
-  float *g;
-  for (int k = 0; k < 2; k++)
-    if ((g = ps_op_grad(t, n->in[k], &fresh))) grad_axpy(g, fresh, n->out->grad, NULL, 1.0f, n->out->numel);
+  return PS_OK;
 }
 
 ps_tensor *ps_add(ps_tape *t, ps_tensor *a, ps_tensor *b) {
   if (!same_shape_check("ps_add", a, b)) return NULL;
+  ps_backend *be = ps_tape_backend(t);
   ps_tensor *y = ps_tape_tensor_like(t, a);
   if (!y) return NULL;
-  const float *av = a->data, *bv = b->data;
-  float *yv = y->data;
-  const int64_t len = a->numel;
-#pragma omp parallel for simd if (len > PS_OMP_MIN) schedule(static)
-  for (int64_t i = 0; i < len; i++) yv[i] = av[i] + bv[i];
+  PS_PROF_BEGIN(t);
+  PS_TRY_NULL(be->add(be, a->data, b->data, y->data, a->numel));
+  PS_PROF_END(t, PS_OPK_ELEMENTWISE);
   ps_tensor *in[2] = {a, b};
-  PS_OP_RECORD(t, "add", add_backward, y, 2, in, NULL);
+  PS_OP_RECORD(t, "add", PS_OPK_ELEMENTWISE, add_backward, y, 2, in, NULL);
   return y;
 }
 
-static void mul_backward(ps_tape *t, ps_node *n) {
-  bool fresh;
-  float *g;
+static ps_status mul_backward(ps_tape *t, ps_node *n) {
+  ps_backend *be = ps_tape_backend(t);
   /* a and b may be the same tensor: each use adds its own term */
-  if ((g = ps_op_grad(t, n->in[0], &fresh))) grad_axpy(g, fresh, n->out->grad, n->in[1]->data, 0, n->out->numel);
-  if ((g = ps_op_grad(t, n->in[1], &fresh))) grad_axpy(g, fresh, n->out->grad, n->in[0]->data, 0, n->out->numel);
+  for (int k = 0; k < 2; k++) {
+    float *g;
+    bool fresh;
+    PS_TRY(ps_op_grad(t, n->in[k], &g, &fresh));
+    if (g) PS_TRY(be->mul(be, n->out->grad, n->in[1 - k]->data, g, n->out->numel, !fresh));
+  }
+  return PS_OK;
 }
 
 ps_tensor *ps_mul(ps_tape *t, ps_tensor *a, ps_tensor *b) {
   if (!same_shape_check("ps_mul", a, b)) return NULL;
+  ps_backend *be = ps_tape_backend(t);
   ps_tensor *y = ps_tape_tensor_like(t, a);
   if (!y) return NULL;
-  const float *av = a->data, *bv = b->data;
-  float *yv = y->data;
-  const int64_t len = a->numel;
-#pragma omp parallel for simd if (len > PS_OMP_MIN) schedule(static)
-  for (int64_t i = 0; i < len; i++) yv[i] = av[i] * bv[i];
+  PS_PROF_BEGIN(t);
+  PS_TRY_NULL(be->mul(be, a->data, b->data, y->data, a->numel, false));
+  PS_PROF_END(t, PS_OPK_ELEMENTWISE);
   ps_tensor *in[2] = {a, b};
-  PS_OP_RECORD(t, "mul", mul_backward, y, 2, in, NULL);
+  PS_OP_RECORD(t, "mul", PS_OPK_ELEMENTWISE, mul_backward, y, 2, in, NULL);
   return y;
 }
 
 typedef struct { float s; } scale_ctx;
 
-static void scale_backward(ps_tape *t, ps_node *n) {
+static ps_status scale_backward(ps_tape *t, ps_node *n) {
+  ps_backend *be = ps_tape_backend(t);
+  float *g;
   bool fresh;
-  float *g = ps_op_grad(t, n->in[0], &fresh);
-  if (g) grad_axpy(g, fresh, n->out->grad, NULL, ((const scale_ctx *)n->ctx)->s, n->out->numel);
+  PS_TRY(ps_op_grad(t, n->in[0], &g, &fresh));
+  return g ? be->axpby(be, ((const scale_ctx *)n->ctx)->s, n->out->grad, g, n->out->numel, !fresh) : PS_OK;
 }
 
 ps_tensor *ps_scale(ps_tape *t, ps_tensor *x, float s) {
   if (!ps_op_check_tensor("ps_scale", "x", x)) return NULL;
+  ps_backend *be = ps_tape_backend(t);
   ps_tensor *y = ps_tape_tensor_like(t, x);
   if (!y) return NULL;
-  const float *xv = x->data;
-  float *yv = y->data;
-  const int64_t len = x->numel;
-#pragma omp parallel for simd if (len > PS_OMP_MIN) schedule(static)
-  for (int64_t i = 0; i < len; i++) yv[i] = s * xv[i];
-  if (x->requires_grad && ps_tape_grad_enabled(t)) {
-    scale_ctx *c = ps_tape_alloc(t, sizeof *c);
-    if (!c) return NULL;
+  PS_PROF_BEGIN(t);
+  PS_TRY_NULL(be->axpby(be, s, x->data, y->data, x->numel, false));
+  PS_PROF_END(t, PS_OPK_ELEMENTWISE);
+  scale_ctx *c = NULL;
+  if (ps_tape_needs_grad(t, 1, &x)) {
+    if (!(c = ps_tape_alloc(t, sizeof *c))) return NULL;
     c->s = s;
-    PS_OP_RECORD(t, "scale", scale_backward, y, 1, &x, c);
   }
+  PS_OP_RECORD(t, "scale", PS_OPK_ELEMENTWISE, scale_backward, y, 1, &x, c);
   return y;
 }
 
 /* ---- sum_i w[i] * xs[i] ---- */
-typedef struct { int n; ps_tensor **xs; ps_tensor *w; } wsum_ctx;
+typedef struct { int n; ps_tensor **xs; ps_tensor *w; const float **ptrs; } wsum_ctx;
 
-static void wsum_backward(ps_tape *t, ps_node *nd) {
+static ps_status wsum_backward(ps_tape *t, ps_node *nd) {
   const wsum_ctx *c = nd->ctx;
+  ps_backend *be = ps_tape_backend(t);
   const float *dy = nd->out->grad;
   const int64_t len = nd->out->numel;
-  bool fresh;
-  float *gw = ps_op_grad(t, c->w, &fresh);
-  if (gw && fresh)
-    for (int k = 0; k < c->n; k++) gw[k] = 0;
+  float *gw, *g;
+  bool fw, fresh;
+  PS_TRY(ps_op_grad(t, c->w, &gw, &fw));
+  /* the weights the forward used, read on the host once (n scalars) for the axpby scale */
+  float wh[c->n];
+  PS_TRY(be->to_host(be, wh, c->w->data, (size_t)c->n * sizeof(float)));
   for (int k = 0; k < c->n; k++) {
     ps_tensor *x = c->xs[k];
-    if (gw) { /* dw_k = <dy, x_k> */
-      double s = 0;
-      const float *xv = x->data;
-#pragma omp parallel for simd reduction(+ : s) if (len > PS_OMP_MIN) schedule(static)
-      for (int64_t i = 0; i < len; i++) s += (double)dy[i] * xv[i];
-      gw[k] += (float)s;
-    }
-    float *g = ps_op_grad(t, x, &fresh);
-    if (g) grad_axpy(g, fresh, dy, NULL, c->w->data[k], len);
+    if (gw) PS_TRY(be->dot(be, dy, x->data, len, gw + k, !fw)); /* dw_k (+)= <dy, x_k> */
+    PS_TRY(ps_op_grad(t, x, &g, &fresh));
+    if (g) PS_TRY(be->axpby(be, wh[k], dy, g, len, !fresh));
   }
+  return PS_OK;
 }
 
 ps_tensor *ps_weighted_sum(ps_tape *t, int n, ps_tensor *const *xs, ps_tensor *w) {
@@ -272,31 +246,23 @@ ps_tensor *ps_weighted_sum(ps_tape *t, int n, ps_tensor *const *xs, ps_tensor *w
       return NULL;
     }
   }
+  ps_backend *be = ps_tape_backend(t);
   ps_tensor *y = ps_tape_tensor_like(t, xs[0]);
-  if (!y) return NULL;
-  const int64_t len = y->numel;
-  float *yv = y->data;
-  for (int k = 0; k < n; k++) {
-    const float wk = w->data[k], *xv = xs[k]->data;
-    if (k == 0) {
-#pragma omp parallel for simd if (len > PS_OMP_MIN) schedule(static)
-      for (int64_t i = 0; i < len; i++) yv[i] = wk * xv[i];
-    } else {
-#pragma omp parallel for simd if (len > PS_OMP_MIN) schedule(static)
-      for (int64_t i = 0; i < len; i++) yv[i] += wk * xv[i];
-    }
+  const float **ptrs = ps_tape_alloc(t, (size_t)n * sizeof *ptrs);
+  if (!y || !ptrs) return NULL;
+  for (int k = 0; k < n; k++) ptrs[k] = xs[k]->data;
+  PS_PROF_BEGIN(t);
+  PS_TRY_NULL(be->weighted_sum(be, n, ptrs, w->data, y->data, y->numel));
+  PS_PROF_END(t, PS_OPK_ELEMENTWISE);
+  ps_tensor **all = ps_tape_alloc(t, (size_t)(n + 1) * sizeof *all);
+  if (!all) return NULL;
+  memcpy(all, xs, (size_t)n * sizeof *all);
+  all[n] = w; /* the node's inputs include w */
+  wsum_ctx *c = NULL;
+  if (ps_tape_needs_grad(t, n + 1, all)) {
+    if (!(c = ps_tape_alloc(t, sizeof *c))) return NULL;
+    *c = (wsum_ctx){.n = n, .xs = all, .w = w, .ptrs = ptrs};
   }
-  bool rg = w->requires_grad;
-  for (int k = 0; k < n; k++) rg |= xs[k]->requires_grad;
-  if (rg && ps_tape_grad_enabled(t)) {
-    wsum_ctx *c = ps_tape_alloc(t, sizeof *c + (size_t)(n + 1) * sizeof(ps_tensor *));
-    if (!c) return NULL;
-    c->n = n;
-    c->w = w;
-    c->xs = (ps_tensor **)(c + 1);
-    memcpy(c->xs, xs, (size_t)n * sizeof(ps_tensor *));
-    c->xs[n] = w; /* the node's input list includes w */
-    PS_OP_RECORD_MANY(t, "weighted_sum", wsum_backward, y, n + 1, c->xs, c);
-  }
+  PS_OP_RECORD(t, "weighted_sum", PS_OPK_ELEMENTWISE, wsum_backward, y, n + 1, all, c);
   return y;
 }

@@ -1,6 +1,7 @@
-/* Optimisers (SGD with momentum/Nesterov, Adam, AdamW) as single OpenMP passes
- * over the contiguous value/gradient blocks of a parameter arena, following
- * PyTorch's update rules exactly so trajectories can be compared. */
+/* Optimisers (SGD with momentum/Nesterov, Adam, AdamW) as one backend kernel
+ * pass over the contiguous value/gradient blocks of a parameter arena, following
+ * PyTorch's update rules exactly so trajectories can be compared. State buffers
+ * are memory of the arena's backend. */
 #include "proxyseg/nn.h"
 #include <math.h>
 #include <stdlib.h>
@@ -23,7 +24,8 @@ struct ps_optim {
 static const char *kind_names[] = {"sgd", "adam", "adamw"};
 
 static void optim_free_bufs(ps_optim *o) {
-  for (int i = 0; i < 2; i++) free(o->state[i]);
+  ps_backend *be = ps_params_backend(o->p);
+  for (int i = 0; i < 2; i++) be->free(be, o->state[i]);
 }
 
 ps_optim *ps_optim_create(const char *kind, ps_params *p, const cJSON *hp) {
@@ -68,9 +70,13 @@ ps_optim *ps_optim_create(const char *kind, ps_params *p, const cJSON *hp) {
   o->state_name[0] = k == OPT_SGD ? "momentum_buffer" : "exp_avg";
   o->state_name[1] = "exp_avg_sq";
   size_t n = ps_params_numel(p);
+  ps_backend *be = ps_params_backend(p);
   for (int i = 0; i < o->n_state; i++) {
-    o->state[i] = calloc(n ? n : 1, sizeof(float));
-    if (!o->state[i]) { ps_error(PS_ERR_NOMEM, "optimiser: cannot allocate state"); goto fail; }
+    o->state[i] = be->alloc(be, (n ? n : 1) * sizeof(float));
+    if (!o->state[i] || be->memset0(be, o->state[i], (n ? n : 1) * sizeof(float)) != PS_OK) {
+      ps_error_prefix(PS_ERR_NOMEM, "optimiser state");
+      goto fail;
+    }
   }
   return o;
 fail:
@@ -101,80 +107,35 @@ float *ps_optim_state(ps_optim *o, int i, const char **name) {
 
 ps_status ps_optim_step(ps_optim *o, float lr) {
   ps_params *p = o->p;
+  ps_backend *be = ps_params_backend(p);
   if (!ps_params_grad_finite(p)) return ps_error(PS_ERR_NONFINITE, "optimiser: non-finite gradient, update skipped");
-  const int64_t n = (int64_t)ps_params_numel(p);
-  float *restrict w = ps_params_data(p);
-  const float *restrict g = ps_params_grad(p);
-  const float wd = (float)o->weight_decay;
-  if (o->kind == OPT_SGD) {
-    const float mu = (float)o->momentum;
-    if (o->n_state == 0) {
-#pragma omp parallel for schedule(static)
-      for (int64_t i = 0; i < n; i++) w[i] -= lr * (g[i] + wd * w[i]);
-    } else {
-      float *restrict buf = o->state[0];
-      /* PyTorch initialises the buffer with the first gradient (no dampening) */
-      const bool first = o->steps == 0;
-      const bool nest = o->nesterov;
-#pragma omp parallel for schedule(static)
-      for (int64_t i = 0; i < n; i++) {
-        float d = g[i] + wd * w[i];
-        float b = first ? d : mu * buf[i] + d;
-        buf[i] = b;
-        w[i] -= lr * (nest ? d + mu * b : b);
-      }
-    }
-  } else {
-    const int64_t t = o->steps + 1;
-    const float b1 = (float)o->beta1, b2 = (float)o->beta2;
-    const double bc1 = 1.0 - pow(o->beta1, (double)t), bc2 = 1.0 - pow(o->beta2, (double)t);
-    const float step_size = (float)(lr / bc1);
-    const float bc2_sqrt = (float)sqrt(bc2);
-    const float eps = (float)o->eps;
-    const bool decoupled = o->kind == OPT_ADAMW;
-    const float l2 = decoupled ? 0.0f : wd;
-    const float shrink = decoupled ? 1.0f - lr * wd : 1.0f;
-    float *restrict m = o->state[0], *restrict v = o->state[1];
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; i++) {
-      float x = w[i] * shrink;
-      float d = g[i] + l2 * w[i];
-      float mi = b1 * m[i] + (1.0f - b1) * d;
-      float vi = b2 * v[i] + (1.0f - b2) * d * d;
-      m[i] = mi;
-      v[i] = vi;
-      w[i] = x - step_size * mi / (sqrtf(vi) / bc2_sqrt + eps);
-    }
-  }
+  const ps_opt_params op = {.kind = o->kind == OPT_SGD ? PS_OPT_SGD : o->kind == OPT_ADAM ? PS_OPT_ADAM : PS_OPT_ADAMW,
+                            .lr = lr,
+                            .weight_decay = (float)o->weight_decay,
+                            .momentum = (float)o->momentum,
+                            .beta1 = (float)o->beta1,
+                            .beta2 = (float)o->beta2,
+                            .eps = (float)o->eps,
+                            .nesterov = o->nesterov,
+                            .step = o->steps + 1};
+  ps_status st = be->optim_step(be, &op, ps_params_data(p), ps_params_grad(p), o->n_state > 0 ? o->state[0] : NULL,
+                                o->n_state > 1 ? o->state[1] : NULL, (int64_t)ps_params_numel(p));
+  if (st) return st;
   o->steps++;
   return PS_OK;
 }
 
-/* Fixed chunking (not an OpenMP reduction) so the norm — and the clipped
- * gradients — are bit-identical for every thread count. */
-#define CLIP_CHUNKS 64
 float ps_clip_grad_norm(ps_params *p, float max_norm) {
+  ps_backend *be = ps_params_backend(p);
   const int64_t n = (int64_t)ps_params_numel(p);
   float *g = ps_params_grad(p);
   if (!g || n == 0) return 0.0f;
-  double part[CLIP_CHUNKS];
-  const int64_t chunk = (n + CLIP_CHUNKS - 1) / CLIP_CHUNKS;
-#pragma omp parallel for schedule(static)
-  for (int c = 0; c < CLIP_CHUNKS; c++) {
-    double s = 0;
-    int64_t lo = c * chunk, hi = lo + chunk < n ? lo + chunk : n;
-    for (int64_t i = lo; i < hi; i++) s += (double)g[i] * g[i];
-    part[c] = s;
-  }
-  double s = 0;
-  for (int c = 0; c < CLIP_CHUNKS; c++) s += part[c];
-  float norm = (float)sqrt(s);
+  float norm;
+  /* a failed kernel reads as a non-finite norm: the caller skips the step */
+  if (be->grad_norm(be, g, n, &norm) != PS_OK) return NAN;
   if (!isfinite(norm) || max_norm <= 0) return norm;
   /* PyTorch: clip_coef = max_norm / (norm + 1e-6), applied only when < 1 */
-  float coef = (float)(max_norm / (norm + 1e-6));
-  if (coef < 1.0f) {
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; i++) g[i] *= coef;
-  }
+  const float coef = (float)(max_norm / (norm + 1e-6));
+  if (coef < 1.0f && be->axpby(be, coef, g, g, n, false) != PS_OK) return NAN;
   return norm;
 }

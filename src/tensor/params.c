@@ -1,6 +1,6 @@
 /* The parameter arena: declared tensors with {name, shape, offset}; values and
- * gradients are each one contiguous block, so optimiser steps, zeroing and
- * checkpoints are single passes over memory. */
+ * gradients are each one contiguous block of the arena's backend memory, so
+ * optimiser steps, zeroing and checkpoints are single passes over memory. */
 #include "proxyseg/tensor.h"
 #include <math.h>
 #include <stdlib.h>
@@ -12,9 +12,18 @@ struct ps_params {
   size_t n, cap, numel;
   float *data, *grad;
   bool finalized;
+  ps_backend *be;
 };
 
-ps_params *ps_params_create(void) { return calloc(1, sizeof(ps_params)); }
+ps_params *ps_params_create_on(ps_backend *be) {
+  if (!be) return NULL;
+  ps_params *p = calloc(1, sizeof(ps_params));
+  if (!p) { ps_error(PS_ERR_NOMEM, "parameters: out of memory"); return NULL; }
+  p->be = be;
+  return p;
+}
+ps_params *ps_params_create(void) { return ps_params_create_on(ps_backend_default()); }
+ps_backend *ps_params_backend(const ps_params *p) { return p->be; }
 
 void ps_params_free(ps_params *p) {
   if (!p) return;
@@ -24,8 +33,8 @@ void ps_params_free(ps_params *p) {
   }
   free(p->t);
   free(p->offset);
-  free(p->data);
-  free(p->grad);
+  p->be->free(p->be, p->data);
+  p->be->free(p->be, p->grad);
   free(p);
 }
 
@@ -49,6 +58,7 @@ ps_tensor *ps_params_add(ps_params *p, const char *name, int ndim, const int64_t
   x->requires_grad = true;
   x->producer = -1;
   x->name = ps_strdup(name);
+  x->backend = p->be;
   /* keep each tensor 16-float aligned inside the block */
   p->offset[p->n] = p->numel;
   p->numel += (size_t)((x->numel + 15) & ~(int64_t)15);
@@ -59,11 +69,13 @@ ps_tensor *ps_params_add(ps_params *p, const char *name, int ndim, const int64_t
 ps_status ps_params_finalize(ps_params *p) {
   if (p->finalized) return PS_OK;
   size_t bytes = (p->numel ? p->numel : 16) * sizeof(float);
-  p->data = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
-  p->grad = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
-  if (!p->data || !p->grad) return ps_error(PS_ERR_NOMEM, "parameters: cannot allocate %zu bytes", bytes);
-  memset(p->data, 0, bytes);
-  memset(p->grad, 0, bytes);
+  ps_backend *be = p->be;
+  if (!p->data) p->data = be->alloc(be, bytes);
+  if (!p->grad) p->grad = be->alloc(be, bytes);
+  if (!p->data || !p->grad) return ps_error_prefix(PS_ERR_NOMEM, "parameters (%zu bytes)", bytes);
+  ps_status st = be->memset0(be, p->data, bytes);
+  if (!st) st = be->memset0(be, p->grad, bytes);
+  if (st) return st;
   for (size_t i = 0; i < p->n; i++) {
     p->t[i]->data = p->data + p->offset[i];
     p->t[i]->grad = p->grad + p->offset[i];
@@ -86,11 +98,13 @@ ps_tensor *ps_params_find(const ps_params *p, const char *name) {
 }
 
 void ps_params_zero_grad(ps_params *p) {
-  if (p->grad) memset(p->grad, 0, p->numel * sizeof(float));
+  if (p->grad) p->be->memset0(p->be, p->grad, p->numel * sizeof(float));
 }
 
 bool ps_params_grad_finite(const ps_params *p) {
-  float acc = 0;
-  for (size_t i = 0; i < p->numel; i++) acc += p->grad[i] * 0.0f; /* NaN/Inf propagate */
-  return acc == 0.0f;
+  bool finite = false;
+  if (!p->grad) return true;
+  /* a failed check counts as not finite: the caller skips the update */
+  if (p->be->all_finite(p->be, p->grad, (int64_t)p->numel, &finite) != PS_OK) return false;
+  return finite;
 }

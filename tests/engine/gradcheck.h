@@ -2,7 +2,8 @@
  * that maps its leaf tensors to an output; the checker contracts the output
  * with fixed random weights r (loss = sum(r * out)), back-propagates, and
  * compares each leaf's gradient with central differences of the same loss in
- * double precision accumulation. Used by every op test (header-only). */
+ * double precision accumulation, on the "cpu-ref" backend (the oracle; other
+ * backends are held to it by test_backend_ops). Used by every op test (header-only). */
 #ifndef PS_GRADCHECK_H
 #define PS_GRADCHECK_H
 #include "proxyseg/tensor.h"
@@ -27,7 +28,7 @@ static double ps_gc_loss(ps_tape *t, ps_gc_build_fn build, ps_tensor **leaves, v
  * prints it. eps: FD step; at most max_probe coordinates per leaf are probed. */
 static double ps_gradcheck(const char *what, ps_gc_build_fn build, int n_leaves, ps_tensor **leaves, void *ud,
                            double eps, int max_probe, uint64_t seed) {
-  ps_tape *t = ps_tape_create();
+  ps_tape *t = ps_tape_create_on(ps_backend_get("cpu-ref"));
   ps_rng *rng = ps_rng_create(seed);
   /* a first pass to learn the output size */
   ps_tape_reset(t);

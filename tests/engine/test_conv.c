@@ -19,6 +19,9 @@ static void run_free(run_out *r) {
   memset(r, 0, sizeof *r);
 }
 
+/* the backend the next run_case uses: "cpu-ref" (the oracle) or "cpu" */
+static ps_backend *g_be;
+
 static float *dup(const float *p, int64_t n) {
   float *q = malloc((size_t)n * sizeof(float));
   memcpy(q, p, (size_t)n * sizeof(float));
@@ -29,7 +32,7 @@ static float *dup(const float *p, int64_t n) {
  * (fresh path) or with a caller-owned buffer holding `prior` (accumulating path). */
 static bool run_case(const conv_case *c, ps_tensor *x, ps_tensor *w, ps_tensor *b, const float *seed_or_null,
                      ps_rng *rng, bool accumulate, run_out *out) {
-  ps_tape *t = ps_tape_create();
+  ps_tape *t = ps_tape_create_on(g_be);
   float *own[3] = {0};
   ps_tensor *lv[3] = {x, w, b};
   for (int i = 0; i < 3; i++) {
@@ -70,7 +73,7 @@ static void check_case(const conv_case *c, ps_rng *rng) {
   for (int acc = 0; acc < 2; acc++) {
     /* one upstream gradient shared by all runs of this case */
     run_out ref = {0};
-    ps_conv_set_reference(true);
+    g_be = ps_backend_get("cpu-ref");
     bool ok = run_case(c, x, w, b, NULL, rng, acc, &ref);
     CHECK(ok, "%s: reference run failed: %s", c->name, ps_last_error());
     if (!ok) break;
@@ -81,7 +84,7 @@ static void check_case(const conv_case *c, ps_rng *rng) {
     run_free(&ref);
     ok = run_case(c, x, w, b, seed, rng, acc, &ref);
     for (int cap = 0; cap < 2 && ok; cap++) {
-      ps_conv_set_reference(false);
+      g_be = ps_backend_get("cpu");
       ps_conv_set_scratch_cap(cap ? 4096 : (size_t)2 << 20); /* 4 KiB: one line per slab */
       run_out fast = {0};
       bool okf = run_case(c, x, w, b, seed, rng, acc, &fast);
@@ -101,9 +104,8 @@ static void check_case(const conv_case *c, ps_rng *rng) {
     run_free(&ref);
   }
   ps_conv_set_scratch_cap((size_t)2 << 20);
-  /* finite differences on the fast path (the op is linear in each leaf, so a
-   * large step is exact up to rounding) */
-  ps_conv_set_reference(false);
+  /* finite differences (on cpu-ref, gradcheck.h; the op is linear in each leaf,
+   * so a large step is exact up to rounding) */
   ps_tensor *lv[3] = {x, w, b};
   b->requires_grad = c->bias;
   double e = ps_gradcheck(c->name, gc_build, 3, lv, (void *)c, 1e-2, 40, 7);

@@ -38,6 +38,9 @@ static float *read_f32(const char *dir, int i, const char *what, int64_t n) {
   return p;
 }
 
+/* the backend ours() runs on: "cpu-ref" or "cpu" */
+static ps_backend *g_be;
+
 typedef struct {
   const conv_case *c;
   ps_tensor *x, *w, *b;
@@ -47,7 +50,7 @@ typedef struct {
 
 /* Runs one case on our side; returns copies of y, gx, gw, gb (gb NULL without bias). */
 static bool ours(tcase *tc, float **y, float **gx, float **gw, float **gb) {
-  ps_tape *t = ps_tape_create();
+  ps_tape *t = ps_tape_create_on(g_be);
   tc->x->grad = tc->w->grad = tc->b->grad = NULL;
   ps_tensor *out = conv_case_apply(t, tc->c, tc->x, tc->w, tc->b);
   bool ok = out && ps_tape_backward_seed(t, out, tc->gy) == PS_OK;
@@ -136,7 +139,7 @@ int main(void) {
     float *tgw = read_f32(dir, i, "gw", tc[i].w->numel), *tgb = c->bias ? read_f32(dir, i, "gb", tc[i].b->numel) : NULL;
     CHECK(ty && tgx && tgw && (!c->bias || tgb), "%s: missing or short torch outputs in %s", c->name, dir);
     for (int ref = 0; ref < 2 && ty && tgx && tgw && (!c->bias || tgb); ref++) {
-      ps_conv_set_reference(ref);
+      g_be = ps_backend_get(ref ? "cpu-ref" : "cpu");
       float *y = NULL, *gx = NULL, *gw = NULL, *gb = NULL;
       if (!ours(&tc[i], &y, &gx, &gw, &gb)) { CHECK(false, "%s: our run failed", c->name); continue; }
       const char *path = ref ? "reference" : "fast";

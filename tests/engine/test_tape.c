@@ -4,9 +4,11 @@
 #include <string.h>
 
 /* y = 2*x, written without the ops library so the tape is tested alone */
-static void dbl_backward(ps_tape *t, ps_node *n) {
+static ps_status dbl_backward(ps_tape *t, ps_node *n) {
   float *gx = ps_tape_grad(t, n->in[0], NULL);
+  if (!gx) return PS_ERR_NOMEM;
   for (int64_t i = 0; i < n->out->numel; i++) gx[i] += 2 * n->out->grad[i];
+  return PS_OK;
 }
 static ps_tensor *dbl(ps_tape *t, ps_tensor *x) {
   ps_tensor *y = ps_tape_tensor_like(t, x);
@@ -14,9 +16,11 @@ static ps_tensor *dbl(ps_tape *t, ps_tensor *x) {
   ps_tape_record(t, "dbl", dbl_backward, y, 1, &x, NULL);
   return y;
 }
-static void sum_backward(ps_tape *t, ps_node *n) {
+static ps_status sum_backward(ps_tape *t, ps_node *n) {
   float *gx = ps_tape_grad(t, n->in[0], NULL);
+  if (!gx) return PS_ERR_NOMEM;
   for (int64_t i = 0; i < n->in[0]->numel; i++) gx[i] += n->out->grad[0];
+  return PS_OK;
 }
 static ps_tensor *sum(ps_tape *t, ps_tensor *x) {
   int64_t one = 1;

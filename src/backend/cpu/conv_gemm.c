@@ -157,7 +157,10 @@ static ps_status depthwise(const ps_conv_geom *g, int mode, const float *x, cons
       float *yp = y + (n * C + ch) * (mode == 1 ? D * H * W : OD * OH * OW);
       if (mode == 0) {
         const float bv = b ? b[ch] : 0.0f;
-        for (int64_t i = 0; i < OD * OH * OW; i++) yp[i] = bv;
+        if (accumulate)
+          for (int64_t i = 0; i < OD * OH * OW; i++) yp[i] += bv;
+        else
+          for (int64_t i = 0; i < OD * OH * OW; i++) yp[i] = bv;
       } else if (mode == 1 && !accumulate) {
         memset(yp, 0, (size_t)(D * H * W) * sizeof(float));
       }
@@ -266,9 +269,10 @@ static ps_status gemm_forward(const ps_conv_geom *g, const float *x, const float
   return failed ? ps_error(PS_ERR_NOMEM, "conv_gemm.c: cannot allocate the column buffers") : PS_OK;
 }
 
-ps_status ps_conv_fast_forward(const ps_conv_geom *g, const float *x, const float *w, const float *b, float *y) {
-  if (ps_conv_plan(g).direct) return depthwise(g, 0, x, w, b, y, false, NULL);
-  ps_status st = gemm_forward(g, x, w, y, 0.0f);
+ps_status ps_conv_fast_forward(const ps_conv_geom *g, const float *x, const float *w, const float *b, float *y,
+                               bool accumulate) {
+  if (ps_conv_plan(g).direct) return depthwise(g, 0, x, w, b, y, accumulate, NULL);
+  ps_status st = gemm_forward(g, x, w, y, accumulate ? 1.0f : 0.0f);
   if (st == PS_OK && b) add_bias(g, b, y);
   return st;
 }
@@ -424,33 +428,4 @@ void ps_conv_fast_backward_bias(const ps_conv_geom *g, const float *dy, float *d
     }
     db[k] = accumulate ? (float)(db[k] + s) : (float)s;
   }
-}
-
-/* ---- dispatch ---- */
-static int g_reference = -1; /* -1: not yet read from PS_CONV_REFERENCE */
-
-void ps_conv_set_reference(bool on) { g_reference = on; }
-bool ps_conv_get_reference(void) {
-  if (g_reference < 0) {
-    const char *e = getenv("PS_CONV_REFERENCE");
-    g_reference = e && *e && strcmp(e, "0") != 0;
-  }
-  return g_reference == 1;
-}
-
-ps_status ps_conv_forward(const ps_conv_geom *g, const float *x, const float *w, const float *b, float *y) {
-  return ps_conv_get_reference() ? ps_conv_ref_forward(g, x, w, b, y) : ps_conv_fast_forward(g, x, w, b, y);
-}
-ps_status ps_conv_backward_data(const ps_conv_geom *g, const float *dy, const float *w, float *dx, bool accumulate) {
-  return ps_conv_get_reference() ? ps_conv_ref_backward_data(g, dy, w, dx, accumulate)
-                                 : ps_conv_fast_backward_data(g, dy, w, dx, accumulate);
-}
-ps_status ps_conv_backward_weight(const ps_conv_geom *g, const float *x, const float *dy, float *dw,
-                                  bool accumulate) {
-  return ps_conv_get_reference() ? ps_conv_ref_backward_weight(g, x, dy, dw, accumulate)
-                                 : ps_conv_fast_backward_weight(g, x, dy, dw, accumulate);
-}
-void ps_conv_backward_bias(const ps_conv_geom *g, const float *dy, float *db, bool accumulate) {
-  if (ps_conv_get_reference()) ps_conv_ref_backward_bias(g, dy, db, accumulate);
-  else ps_conv_fast_backward_bias(g, dy, db, accumulate);
 }

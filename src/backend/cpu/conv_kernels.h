@@ -1,35 +1,19 @@
 /* Internal CPU kernels of the 3D convolution: plain reference loops
- * (conv_ref.c), the dedicated vol2col/col2vol (vol2col.c) and the GEMM fast
+ * (../cpu-ref/conv_ref.c), the dedicated vol2col/col2vol (vol2col.c) and the GEMM fast
  * path (conv_gemm.c). The transposed conv is expressed through the same
  * geometry: its output is the conv's input and vice versa (see op_conv.c). */
 #ifndef PS_CONV_KERNELS_H
 #define PS_CONV_KERNELS_H
 
-#include "proxyseg/core.h"
+#include "proxyseg/backend.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-/* A conv3d in PyTorch's sense: x [n, c, in...] * w [k, c/groups, ks...] -> y [n, k, out...].
- * out[] is given, not derived, so that a transposed conv with output_padding
- * (whose "input" may be one voxel larger than the conv would need) fits too:
- * positions beyond what the kernel reaches simply receive nothing. */
-typedef struct {
-  int64_t n, c, k;      /* batch, input channels, output channels */
-  int64_t in[3];        /* D, H, W of x */
-  int64_t out[3];       /* D, H, W of y */
-  int ks[3], stride[3], pad[3], dil[3];
-  int groups;
-} ps_conv_geom;
-
-/* Output size of a conv along one axis (may be <= 0 for an impossible shape). */
-static inline int64_t ps_conv_out_size(int64_t in, int k, int s, int p, int d) {
-  return (in + 2 * (int64_t)p - (int64_t)d * (k - 1) - 1) / s + 1;
-}
-
-/* ---- reference loops (conv_ref.c): direct, double accumulation, single thread ---- */
-/* y [n, k, out] = conv(x, w) + b (b may be NULL); y is overwritten. */
-ps_status ps_conv_ref_forward(const ps_conv_geom *g, const float *x, const float *w, const float *b, float *y);
+/* ---- reference loops (../cpu-ref/conv_ref.c): direct, double accumulation, single thread ---- */
+/* y [n, k, out] (+)= conv(x, w) + b (b may be NULL). */
+ps_status ps_conv_ref_forward(const ps_conv_geom *g, const float *x, const float *w, const float *b, float *y,
+                              bool accumulate);
 /* dx [n, c, in] (+)= conv^T(dy, w); accumulate=false overwrites. */
 ps_status ps_conv_ref_backward_data(const ps_conv_geom *g, const float *dy, const float *w, float *dx, bool accumulate);
 /* dw [k, c/groups, ks] (+)= sum over n, out of dy * x. */
@@ -53,7 +37,8 @@ void ps_col2vol(const ps_conv_geom *g, const float *col, int64_t cg, int64_t l0,
 bool ps_conv_tiles(const ps_conv_geom *g);
 
 /* ---- fast path (conv_gemm.c): vol2col slabs + cblas_sgemm, direct depthwise ---- */
-ps_status ps_conv_fast_forward(const ps_conv_geom *g, const float *x, const float *w, const float *b, float *y);
+ps_status ps_conv_fast_forward(const ps_conv_geom *g, const float *x, const float *w, const float *b, float *y,
+                               bool accumulate);
 ps_status ps_conv_fast_backward_data(const ps_conv_geom *g, const float *dy, const float *w, float *dx, bool accumulate);
 ps_status ps_conv_fast_backward_weight(const ps_conv_geom *g, const float *x, const float *dy, float *dw, bool accumulate);
 void ps_conv_fast_backward_bias(const ps_conv_geom *g, const float *dy, float *db, bool accumulate);
@@ -82,14 +67,5 @@ void ps_conv_set_scratch_cap(size_t bytes);
 /* The column buffer is cached per calling thread and reused across calls;
  * this frees the calling thread's buffer (it is also freed at exit for the main thread). */
 void ps_conv_scratch_release(void);
-
-/* ---- dispatch (conv_gemm.c): reference when forced, fast otherwise ---- */
-/* Force the reference loops (tests compare both); also env PS_CONV_REFERENCE=1. */
-void ps_conv_set_reference(bool on);
-bool ps_conv_get_reference(void);
-ps_status ps_conv_forward(const ps_conv_geom *g, const float *x, const float *w, const float *b, float *y);
-ps_status ps_conv_backward_data(const ps_conv_geom *g, const float *dy, const float *w, float *dx, bool accumulate);
-ps_status ps_conv_backward_weight(const ps_conv_geom *g, const float *x, const float *dy, float *dw, bool accumulate);
-void ps_conv_backward_bias(const ps_conv_geom *g, const float *dy, float *db, bool accumulate);
 
 #endif

@@ -54,12 +54,16 @@ static void store(float *dst, const double *src, int64_t n, bool accumulate) {
   for (int64_t i = 0; i < n; i++) dst[i] = accumulate ? (float)(dst[i] + src[i]) : (float)src[i];
 }
 
-ps_status ps_conv_ref_forward(const ps_conv_geom *g, const float *x, const float *w, const float *b, float *y) {
+ps_status ps_conv_ref_forward(const ps_conv_geom *g, const float *x, const float *w, const float *b, float *y,
+                              bool accumulate) {
   const int64_t sp = g->out[0] * g->out[1] * g->out[2], ny = g->n * g->k * sp;
   double *acc = calloc((size_t)ny, sizeof *acc);
   if (!acc) return ps_error(PS_ERR_NOMEM, "conv_ref.c: cannot allocate the forward accumulator");
   ref_loop(g, REF_FWD, x, w, NULL, acc, NULL, NULL);
-  for (int64_t i = 0; i < ny; i++) y[i] = (float)(acc[i] + (b ? b[(i / sp) % g->k] : 0.0));
+  for (int64_t i = 0; i < ny; i++) {
+    const double v = acc[i] + (b ? b[(i / sp) % g->k] : 0.0);
+    y[i] = accumulate ? (float)(y[i] + v) : (float)v;
+  }
   free(acc);
   return PS_OK;
 }

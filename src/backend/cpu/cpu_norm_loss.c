@@ -1,0 +1,314 @@
+/* Fast CPU normalisation (instance / batch norm, optionally fused with a
+ * ReLU/LeakyReLU) and the fused segmentation loss (softmax, CE and soft Dice
+ * in one forward pass, one backward pass from the saved log-sum-exp).
+ * Reductions use float partials over short runs folded into double, and a
+ * fixed order, so results do not depend on the thread count. */
+#include "backend/cpu/cpu_internal.h"
+#include <math.h>
+#include <string.h>
+
+#define UNUSED(x) (void)(x)
+
+/* ---- normalisation: group g = (n, c) plane (instance) or channel c over N planes (batch) ---- */
+typedef struct { int64_t G, nseg, seg_stride, S, C; bool per_sample; } groups_t;
+static groups_t groups_of(const ps_norm_geom *g) {
+  return g->per_sample ? (groups_t){g->N * g->C, 1, 0, g->S, g->C, true}
+                       : (groups_t){g->C, g->N, g->C * g->S, g->S, g->C, false};
+}
+static inline int64_t gbase(const groups_t *q, int64_t g) { return g * q->S; }
+static inline int64_t gchan(const groups_t *q, int64_t g) { return q->per_sample ? g % q->C : g; }
+
+ps_status ps_cpu_norm_stats(ps_backend *be, const ps_norm_geom *g, const float *x, float eps, float *mean, float *rstd,
+                            float *var_out) {
+  UNUSED(be);
+  const groups_t q = groups_of(g);
+  const int64_t numel = g->N * g->C * g->S;
+#pragma omp parallel for if (numel > PS_OMP_MIN) schedule(static)
+  for (int64_t gi = 0; gi < q.G; gi++) {
+    const int64_t base = gbase(&q, gi);
+    const float shift = x[base]; /* against cancellation in s2/n - mean^2 */
+    double s1 = 0, s2 = 0;
+    for (int64_t k = 0; k < q.nseg; k++) {
+      const float *xs = x + base + k * q.seg_stride;
+      for (int64_t s0 = 0; s0 < q.S; s0 += 1024) {
+        const int64_t e = s0 + 1024 < q.S ? s0 + 1024 : q.S;
+        float a = 0, b = 0;
+        for (int64_t s = s0; s < e; s++) { float d = xs[s] - shift; a += d; b += d * d; }
+        s1 += a;
+        s2 += b;
+      }
+    }
+    const double cnt = (double)(q.nseg * q.S), md = s1 / cnt;
+    double var = s2 / cnt - md * md;
+    if (var < 0) var = 0;
+    mean[gi] = (float)(shift + md);
+    rstd[gi] = (float)(1.0 / sqrt(var + eps));
+    if (var_out) var_out[gi] = (float)var;
+  }
+  return PS_OK;
+}
+
+ps_status ps_cpu_norm_apply(ps_backend *be, const ps_norm_geom *g, const float *x, const float *mean,
+                            const float *rstd, const float *gamma, const float *beta, float *y) {
+  UNUSED(be);
+  const groups_t q = groups_of(g);
+  const int64_t numel = g->N * g->C * g->S;
+  const float slope = g->act == PS_ACT_LEAKY_RELU ? g->slope : 0.0f;
+  const bool act = g->act != PS_ACT_NONE;
+#pragma omp parallel for if (numel > PS_OMP_MIN) schedule(static)
+  for (int64_t gi = 0; gi < q.G; gi++) {
+    const int64_t base = gbase(&q, gi), ch = gchan(&q, gi);
+    const float sc = rstd[gi] * (gamma ? gamma[ch] : 1.0f);
+    const float sh = (beta ? beta[ch] : 0.0f) - mean[gi] * sc;
+    for (int64_t k = 0; k < q.nseg; k++) {
+      const float *xs = x + base + k * q.seg_stride;
+      float *ys = y + base + k * q.seg_stride;
+      if (act)
+        for (int64_t s = 0; s < q.S; s++) { const float v = xs[s] * sc + sh; ys[s] = v > 0 ? v : slope * v; }
+      else
+        for (int64_t s = 0; s < q.S; s++) ys[s] = xs[s] * sc + sh;
+    }
+  }
+  return PS_OK;
+}
+
+ps_status ps_cpu_norm_backward(ps_backend *be, const ps_norm_geom *g, const float *x, const float *mean,
+                               const float *rstd, const float *gamma, const float *y, const float *dy, bool batch_stats,
+                               float *dx, bool dx_acc, float *dgamma, bool dgamma_acc, float *dbeta, bool dbeta_acc) {
+  UNUSED(be);
+  const groups_t q = groups_of(g);
+  const int64_t numel = g->N * g->C * g->S;
+  const bool act = g->act != PS_ACT_NONE;
+  const float slope = g->act == PS_ACT_LEAKY_RELU ? g->slope : 0.0f;
+  const double cnt = (double)(q.nseg * q.S);
+  /* per-group sums of dz and dz * xhat, reduced to channels afterwards in a fixed order */
+  double sums_stack[2 * 8192]; /* 128 KiB of stack */
+  double *sums = q.G <= 8192 ? sums_stack : NULL;
+  if (!sums) { /* larger batches: reduce per channel directly (still fixed order) */
+    if (dgamma && !dgamma_acc) memset(dgamma, 0, (size_t)q.C * sizeof(float));
+    if (dbeta && !dbeta_acc) memset(dbeta, 0, (size_t)q.C * sizeof(float));
+  }
+#define DZ(s) (act ? (ys[s] > 0 ? ds[s] : slope * ds[s]) : ds[s])
+#pragma omp parallel for if (numel > PS_OMP_MIN) schedule(static)
+  for (int64_t gi = 0; gi < q.G; gi++) {
+    const int64_t base = gbase(&q, gi);
+    const float m = mean[gi], r = rstd[gi];
+    double sd = 0, sdx = 0;
+    for (int64_t k = 0; k < q.nseg; k++) {
+      const int64_t o = base + k * q.seg_stride;
+      const float *xs = x + o, *ds = dy + o, *ys = y ? y + o : NULL;
+      for (int64_t s0 = 0; s0 < q.S; s0 += 1024) {
+        const int64_t e = s0 + 1024 < q.S ? s0 + 1024 : q.S;
+        float a = 0, b = 0;
+        for (int64_t s = s0; s < e; s++) { const float dz = DZ(s); a += dz; b += dz * (xs[s] - m); }
+        sd += a;
+        sdx += (double)b * r;
+      }
+    }
+    if (sums) { sums[2 * gi] = sd; sums[2 * gi + 1] = sdx; }
+    else {
+      const int64_t ch = gchan(&q, gi);
+#pragma omp critical(ps_norm_param_sums)
+      {
+        if (dbeta) dbeta[ch] += (float)sd;
+        if (dgamma) dgamma[ch] += (float)sdx;
+      }
+    }
+    if (!dx) continue;
+    const float k1 = (gamma ? gamma[gchan(&q, gi)] : 1.0f) * r;
+    /* training: dx = gamma*rstd*(dz - mean(dz) - xhat*mean(dz*xhat)); eval: gamma*rstd*dz */
+    const float md = batch_stats ? (float)(sd / cnt) : 0.0f, mdx = batch_stats ? (float)(sdx / cnt) : 0.0f;
+    for (int64_t k = 0; k < q.nseg; k++) {
+      const int64_t o = base + k * q.seg_stride;
+      const float *xs = x + o, *ds = dy + o, *ys = y ? y + o : NULL;
+      float *gs = dx + o;
+      if (!dx_acc)
+        for (int64_t s = 0; s < q.S; s++) gs[s] = k1 * (DZ(s) - md - (xs[s] - m) * r * mdx);
+      else
+        for (int64_t s = 0; s < q.S; s++) gs[s] += k1 * (DZ(s) - md - (xs[s] - m) * r * mdx);
+    }
+  }
+#undef DZ
+  if (sums)
+    for (int64_t ch = 0; ch < q.C; ch++) {
+      double a = 0, b = 0;
+      for (int64_t gi = ch; gi < q.G; gi += q.C) { a += sums[2 * gi]; b += sums[2 * gi + 1]; }
+      if (dbeta) dbeta[ch] = (dbeta_acc ? dbeta[ch] : 0.0f) + (float)a;
+      if (dgamma) dgamma[ch] = (dgamma_acc ? dgamma[ch] : 0.0f) + (float)b;
+    }
+  return PS_OK;
+}
+
+/* ---- the loss ---- */
+#define LB 512   /* voxels per block */
+#define PB_C 16  /* up to this many classes a block's probabilities stay in a stack buffer */
+
+typedef struct {
+  double *part;    /* [N * nb * (2 + 3C)]: per block CE sum, weight sum, then I, P, G per class */
+  double *acc;     /* [groups * C * 3] */
+  float *lse;      /* [N * S] */
+  float *A, *B;    /* [groups * C]: dL/dp_k = A_k [label = k] + B_k on unignored voxels */
+  float *ce_scale; /* [1] */
+} loss_ws;
+
+static int64_t nblocks(const ps_loss_geom *g) { return (g->S + LB - 1) / LB; }
+static loss_ws carve(const ps_loss_geom *g, void *w) {
+  const int64_t groups = g->dice_batch ? 1 : g->N, nb = nblocks(g);
+  loss_ws s;
+  s.part = w;
+  s.acc = s.part + g->N * nb * (2 + 3 * g->C);
+  s.lse = (float *)(s.acc + groups * g->C * 3);
+  s.A = s.lse + g->N * g->S;
+  s.B = s.A + groups * g->C;
+  s.ce_scale = s.B + groups * g->C;
+  return s;
+}
+size_t ps_cpu_loss_workspace_bytes(ps_backend *be, const ps_loss_geom *g) {
+  UNUSED(be);
+  const int64_t groups = g->dice_batch ? 1 : g->N;
+  return (size_t)(g->N * nblocks(g) * (2 + 3 * g->C) + groups * g->C * 3) * sizeof(double) +
+         (size_t)(g->N * g->S + 2 * groups * g->C + 1) * sizeof(float);
+}
+
+static inline float cweight(const ps_loss_geom *g, int lab) { return g->class_weights ? g->class_weights[lab] : 1.0f; }
+
+ps_status ps_cpu_loss_forward(ps_backend *be, const ps_loss_geom *g, const float *logits, const uint8_t *labels,
+                              float *loss, void *workspace) {
+  UNUSED(be);
+  ps_status st = ps_loss_check_labels(g, labels);
+  if (st) return st;
+  const int64_t N = g->N, C = g->C, S = g->S, nb = nblocks(g), groups = g->dice_batch ? 1 : N;
+  const int64_t stride = 2 + 3 * C, c0 = g->include_background ? 0 : 1, K = C - c0;
+  const bool dice = g->wdice != 0;
+  const int ign = g->ignore_label;
+  loss_ws w = carve(g, workspace);
+#pragma omp parallel for collapse(2) if (N * C * S > PS_OMP_MIN) schedule(static)
+  for (int64_t i = 0; i < N; i++)
+    for (int64_t bl = 0; bl < nb; bl++) {
+      const int64_t s0 = bl * LB, len = S - s0 < LB ? S - s0 : LB;
+      const float *xb = logits + i * C * S + s0;
+      const uint8_t *lab = labels + i * S + s0;
+      double *pa = w.part + (i * nb + bl) * stride;
+      float m[LB], se[LB];
+      float *lse = w.lse + i * S + s0;
+      for (int64_t s = 0; s < len; s++) { m[s] = -INFINITY; se[s] = 0; }
+      for (int64_t k = 0; k < C; k++)
+        for (int64_t s = 0; s < len; s++) m[s] = xb[k * S + s] > m[s] ? xb[k * S + s] : m[s];
+      float pb[C <= PB_C ? C * LB : 1];
+      const bool keep = dice && C <= PB_C;
+      for (int64_t k = 0; k < C; k++)
+        for (int64_t s = 0; s < len; s++) {
+          const float e = expf(xb[k * S + s] - m[s]);
+          if (keep) pb[k * LB + s] = e;
+          se[s] += e;
+        }
+      for (int64_t s = 0; s < len; s++) lse[s] = m[s] + logf(se[s]);
+      if (keep) /* exp(x - m) / sum = softmax */
+        for (int64_t s = 0; s < len; s++) se[s] = 1.0f / se[s];
+      double ce = 0, ws = 0;
+      for (int64_t s = 0; s < len; s++) {
+        if ((int)lab[s] == ign) continue;
+        const float wt = cweight(g, lab[s]);
+        ce += (double)wt * (lse[s] - xb[lab[s] * S + s]);
+        ws += wt;
+      }
+      pa[0] = ce;
+      pa[1] = ws;
+      for (int64_t k = 0; k < C; k++) {
+        float I = 0, P = 0, G = 0;
+        if (dice && k >= c0) {
+          const float *xk = xb + k * S;
+          for (int64_t s = 0; s < len; s++) {
+            if ((int)lab[s] == ign) continue;
+            const float pr = keep ? pb[k * LB + s] * se[s] : expf(xk[s] - lse[s]), is = lab[s] == k ? 1.0f : 0.0f;
+            I += pr * is;
+            P += pr;
+            G += is;
+          }
+        }
+        pa[2 + 3 * k] = I;
+        pa[3 + 3 * k] = P;
+        pa[4 + 3 * k] = G;
+      }
+    }
+  /* fixed-order reduction */
+  double ce = 0, ws = 0;
+  memset(w.acc, 0, (size_t)(groups * C * 3) * sizeof(double));
+  for (int64_t i = 0; i < N; i++)
+    for (int64_t bl = 0; bl < nb; bl++) {
+      const double *pa = w.part + (i * nb + bl) * stride;
+      ce += pa[0];
+      ws += pa[1];
+      double *ag = w.acc + (g->dice_batch ? 0 : i) * C * 3;
+      for (int64_t k = 0; k < 3 * C; k++) ag[k] += pa[2 + k];
+    }
+  double l = 0;
+  if (g->wce != 0) l += g->wce * (ws > 0 ? ce / ws : 0.0);
+  *w.ce_scale = ws > 0 ? (float)(g->wce / ws) : 0.0f;
+  if (dice) {
+    const double sm = g->smooth, kk = (double)(groups * K);
+    double dsum = 0;
+    for (int64_t gi = 0; gi < groups; gi++)
+      for (int64_t k = 0; k < C; k++) {
+        const double *a = w.acc + (gi * C + k) * 3;
+        double den = a[1] + a[2] + sm;
+        if (den < 1e-8) den = 1e-8;
+        const double dc = (2 * a[0] + sm) / den;
+        if (k >= c0) dsum += dc;
+        /* d(1 - mean dc)/dp = -(2 g - dc) / (den * groups * K) */
+        w.A[gi * C + k] = k >= c0 ? (float)(-g->wdice * 2.0 / (den * kk)) : 0.0f;
+        w.B[gi * C + k] = k >= c0 ? (float)(g->wdice * dc / (den * kk)) : 0.0f;
+      }
+    l += g->wdice * (1.0 - dsum / kk);
+  }
+  loss[0] = (float)l;
+  return PS_OK;
+}
+
+ps_status ps_cpu_loss_backward(ps_backend *be, const ps_loss_geom *g, const float *logits, const uint8_t *labels,
+                               const void *workspace, const float *upp, float *dx, bool acc) {
+  UNUSED(be);
+  const loss_ws w = carve(g, (void *)workspace);
+  const float up = upp ? upp[0] : 1.0f, ce_scale = *w.ce_scale;
+  const int64_t N = g->N, C = g->C, S = g->S, nb = nblocks(g);
+  const bool dice = g->wdice != 0;
+  const int ign = g->ignore_label;
+#pragma omp parallel for collapse(2) if (N * C * S > PS_OMP_MIN) schedule(static)
+  for (int64_t i = 0; i < N; i++)
+    for (int64_t b = 0; b < nb; b++) {
+      const int64_t s0 = b * LB, len = S - s0 < LB ? S - s0 : LB;
+      const float *xb = logits + i * C * S + s0, *lse = w.lse + i * S + s0;
+      const uint8_t *lab = labels + i * S + s0;
+      float *gb = dx + i * C * S + s0;
+      const float *A = w.A + (g->dice_batch ? 0 : i) * C, *B = w.B + (g->dice_batch ? 0 : i) * C;
+      float dot[LB], cew[LB];
+      for (int64_t s = 0; s < len; s++) {
+        dot[s] = 0;
+        cew[s] = (int)lab[s] == ign ? 0.0f : ce_scale * cweight(g, lab[s]);
+      }
+      float pb[C <= PB_C ? C * LB : 1];
+      const bool keep = dice && C <= PB_C;
+      if (dice) /* sum_k p_k dL/dp_k per voxel */
+        for (int64_t k = 0; k < C; k++) {
+          const float *xk = xb + k * S;
+          for (int64_t s = 0; s < len; s++) {
+            float p = expf(xk[s] - lse[s]);
+            if (keep) pb[k * LB + s] = p;
+            dot[s] += p * (A[k] * (lab[s] == k) + B[k]);
+          }
+        }
+      for (int64_t k = 0; k < C; k++) {
+        const float *xk = xb + k * S;
+        float *gk = gb + k * S;
+        for (int64_t s = 0; s < len; s++) {
+          const bool isign = (int)lab[s] == ign;
+          const float p = keep ? pb[k * LB + s] : expf(xk[s] - lse[s]), is = lab[s] == k ? 1.0f : 0.0f;
+          float v = cew[s] * (p - is);
+          if (dice && !isign) v += p * (A[k] * is + B[k] - dot[s]);
+          v *= up;
+          gk[s] = acc ? gk[s] + v : v;
+        }
+      }
+    }
+  return PS_OK;
+}
