@@ -182,7 +182,8 @@ static ps_status r_norm_backward(ps_backend *be, const ps_norm_geom *g, const fl
   const int64_t P = norm_planes(g), G = norm_groups(g);
   const double cnt = (double)(P * g->S);
   /* the gradient at the norm's output: dy gated by the activation (read from y) */
-#define DZ(at) (g->act == PS_ACT_NONE ? (double)dy[at] : (y[at] > 0 ? (double)dy[at] : (double)g->slope * dy[at]))
+  const double slope = g->act == PS_ACT_LEAKY_RELU ? g->slope : 0.0;
+#define DZ(at) (g->act == PS_ACT_NONE ? (double)dy[at] : (y[at] > 0 ? (double)dy[at] : slope * dy[at]))
   if (dgamma)
     for (int64_t c = 0; c < g->C; c++) dgamma[c] = dgamma_acc ? dgamma[c] : 0.0f;
   if (dbeta)
