@@ -32,80 +32,95 @@ void ps_replicate_stats(const double *scores, int n, int R, double *mean, double
   }
 }
 
-/* Mean of the replicates of config i whose bit is set in `mask` (NaN if any is missing). */
-static double half_mean(const double *full, int R, int i, unsigned mask) {
+/* Mean of the replicates r of row[R] with side[r] == want (NaN if any of them is missing). */
+static double half_mean(const double *row, int R, const unsigned char *side, unsigned char want) {
   double s = 0;
   int c = 0;
   for (int r = 0; r < R; r++) {
-    if (!(mask >> r & 1u)) continue;
-    double v = full[(size_t)i * R + r];
-    if (!isfinite(v)) return NAN;
-    s += v;
+    if (side[r] != want) continue;
+    if (!isfinite(row[r])) return NAN;
+    s += row[r];
     c++;
   }
   return s / c;
 }
 
-/* Spearman between two halves' means over the configs where both are finite. */
-static double split_rho(const double *full, int n, int R, unsigned mask, double *a, double *b, int *used) {
-  unsigned all = R >= 32 ? 0xffffffffu : (1u << R) - 1u;
+/* Spearman between the two halves' means over the configs where both are finite. */
+static double split_rho(const double *full, int n, int R, const unsigned char *side, double *a, double *b,
+                        int *used) {
   int m = 0;
   for (int i = 0; i < n; i++) {
-    double x = half_mean(full, R, i, mask), y = half_mean(full, R, i, all & ~mask);
+    double x = half_mean(full + (size_t)i * R, R, side, 0), y = half_mean(full + (size_t)i * R, R, side, 1);
     if (isfinite(x) && isfinite(y)) { a[m] = x; b[m] = y; m++; }
   }
   *used = m;
   return m >= 3 ? ps_spearman(a, b, m) : NAN;
 }
 
+/* Running mean of the split-half correlations over the splits seen so far. */
+typedef struct {
+  const double *full;
+  int n, R;
+  const unsigned char *side; /* [R]: the half of each replicate in the current split */
+  double *a, *b;             /* [n] scratch */
+  double sum;
+  int count, used;
+} split_acc;
+
+static void add_split(split_acc *s) {
+  int u;
+  double r = split_rho(s->full, s->n, s->R, s->side, s->a, s->b, &u);
+  if (u > s->used) s->used = u; /* the same for every split: the configs with every replicate finite */
+  if (isfinite(r)) { s->sum += r; s->count++; }
+}
+
 ps_status ps_noise_ceiling(const double *full, int n, int R, uint64_t seed, double *ceiling, double *split_half,
                            int *n_used) {
   *ceiling = *split_half = NAN;
   if (n_used) *n_used = 0;
+  if (n < 0 || R < 0) return ps_error(PS_ERR_INVALID, "stats: noise ceiling of %d configs x %d replicates", n, R);
   if (R < 2 || n < 3) return PS_OK;
-  if (R > 30) R = 30; /* masks are 32-bit; 30 replicates are plenty for a ceiling */
+  /* Balanced splits: half 0 holds floor(R/2) replicates. A split and its
+   * complement give the same correlation, so with equal halves replicate 0 is
+   * kept in half 1. That leaves C(R, R/2) (halved for even R) distinct splits:
+   * at most 35 up to R = 8, all enumerated; from R = 9 on (126 and more) 64
+   * random ones. */
+  int h = R / 2;
+  double distinct = 1;
+  for (int j = 1; j <= h; j++) distinct = distinct * (R - h + j) / j;
+  if (2 * h == R) distinct /= 2;
+  bool every = distinct <= MAX_SPLITS; /* implies R <= 8: the bit masks below fit */
   double *a = malloc(2 * (size_t)n * sizeof *a);
-  if (!a) return ps_error(PS_ERR_NOMEM, "stats: out of memory");
-  double *b = a + n;
-  /* balanced splits: the first half holds floor(R/2) replicates. Each split and
-   * its complement give the same correlation, so fix replicate 0 in the second
-   * half when the halves are equal. */
-  int h = R / 2, used = 0, count = 0;
-  double sum = 0;
-  unsigned masks[MAX_SPLITS];
-  int n_masks = 0;
-  uint64_t total = 0;
-  for (unsigned m = 0; m < (1u << R) && total <= MAX_SPLITS; m++)
-    if (__builtin_popcount(m) == h && !(2 * h == R && (m & 1u))) total++;
-  if (total <= MAX_SPLITS) {
-    for (unsigned m = 0; m < (1u << R); m++)
-      if (__builtin_popcount(m) == h && !(2 * h == R && (m & 1u))) masks[n_masks++] = m;
+  unsigned char *side = malloc((size_t)R);
+  int *perm = every ? NULL : malloc((size_t)R * sizeof *perm);
+  ps_rng *rng = every ? NULL : ps_rng_create(seed);
+  if (!a || !side || (!every && (!perm || !rng))) {
+    free(a); free(side); free(perm); ps_rng_free(rng);
+    return ps_error(PS_ERR_NOMEM, "stats: out of memory");
+  }
+  split_acc acc = {full, n, R, side, a, a + n, 0, 0, 0};
+  if (every) {
+    for (unsigned m = 0; m < (1u << R); m++) {
+      if (__builtin_popcount(m) != h || (2 * h == R && (m & 1u))) continue;
+      for (int r = 0; r < R; r++) side[r] = !(m >> r & 1u);
+      add_split(&acc);
+    }
   } else {
-    ps_rng *rng = ps_rng_create(seed);
-    if (!rng) { free(a); return ps_error(PS_ERR_NOMEM, "stats: out of memory"); }
-    for (; n_masks < MAX_SPLITS; n_masks++) {
-      int perm[32];
+    for (int s = 0; s < MAX_SPLITS; s++) {
       for (int r = 0; r < R; r++) perm[r] = r;
       for (int r = R - 1; r > 0; r--) {
         int j = (int)ps_rng_int(rng, (uint64_t)r + 1), t = perm[r];
         perm[r] = perm[j];
         perm[j] = t;
       }
-      unsigned m = 0;
-      for (int r = 0; r < h; r++) m |= 1u << perm[r];
-      masks[n_masks] = m;
+      for (int r = 0; r < R; r++) side[perm[r]] = r >= h;
+      add_split(&acc);
     }
-    ps_rng_free(rng);
   }
-  for (int s = 0; s < n_masks; s++) {
-    int u;
-    double r = split_rho(full, n, R, masks[s], a, b, &u);
-    if (isfinite(r)) { sum += r; count++; if (u > used) used = u; }
-  }
-  free(a);
-  if (n_used) *n_used = used;
-  if (!count) return PS_OK;
-  double r = sum / count;
+  free(a); free(side); free(perm); ps_rng_free(rng);
+  if (n_used) *n_used = acc.used;
+  if (!acc.count) return PS_OK;
+  double r = acc.sum / acc.count;
   *split_half = r;
   /* Spearman-Brown from half the replicates to all of them. A negative
    * reliability means the replicates disagree more than chance: the ceiling is
@@ -115,14 +130,21 @@ ps_status ps_noise_ceiling(const double *full, int n, int R, uint64_t seed, doub
   return PS_OK;
 }
 
-/* Mean of k draws with replacement from the finite entries of row[0..w). */
-static double resampled_mean(const double *row, int w, ps_rng *rng) {
-  double s = 0;
-  int c = 0;
-  for (int t = 0; t < w; t++) {
-    double v = row[ps_rng_int(rng, (uint64_t)w)];
-    if (isfinite(v)) { s += v; c++; }
+/* The finite entries of each row of x[n][w], packed to the front of their row
+ * of out[n][w]; cnt[i] says how many. */
+static void pack_finite(const double *x, int n, int w, double *out, int *cnt) {
+  for (int i = 0; i < n; i++) {
+    int c = 0;
+    for (int r = 0; r < w; r++)
+      if (isfinite(x[(size_t)i * w + r])) out[(size_t)i * w + c++] = x[(size_t)i * w + r];
+    cnt[i] = c;
   }
+}
+
+/* Mean of c draws with replacement from v[c]; NaN when c == 0. */
+static double resampled_mean(const double *v, int c, ps_rng *rng) {
+  double s = 0;
+  for (int t = 0; t < c; t++) s += v[ps_rng_int(rng, (uint64_t)c)];
   return c ? s / c : NAN;
 }
 
@@ -130,21 +152,31 @@ ps_status ps_bootstrap_ci_reps(ps_stat_kind k, const double *proxy, int P, const
                                int n_boot, uint64_t seed, double ci[2], int *n_degenerate) {
   ci[0] = ci[1] = NAN;
   if (n_degenerate) *n_degenerate = 0;
+  if (n < 0 || P < 0 || R < 0)
+    return ps_error(PS_ERR_INVALID, "stats: bootstrap of %d configs x %d proxy x %d full runs", n, P, R);
   if (n < 2) return PS_OK;
   if (n_boot <= 0) n_boot = 2000;
+  /* A failed run is left out, not resampled: each config's runs are drawn from
+   * its finite ones, as many as it has, so the resampled mean matches the
+   * point estimate's definition (the mean over the finite runs). */
   double *st = malloc((size_t)n_boot * sizeof *st), *bx = malloc(2 * (size_t)n * sizeof *bx);
+  double *fp = malloc((size_t)n * (P ? P : 1) * sizeof *fp), *ff = malloc((size_t)n * (R ? R : 1) * sizeof *ff);
+  int *cp = malloc(2 * (size_t)n * sizeof *cp);
   ps_rng *rng = ps_rng_create(seed);
-  if (!st || !bx || !rng) {
-    free(st); free(bx); ps_rng_free(rng);
+  if (!st || !bx || !fp || !ff || !cp || !rng) {
+    free(st); free(bx); free(fp); free(ff); free(cp); ps_rng_free(rng);
     return ps_error(PS_ERR_NOMEM, "stats: out of memory for a %d-resample bootstrap", n_boot);
   }
   double *by = bx + n;
+  int *cf = cp + n;
+  pack_finite(proxy, n, P, fp, cp);
+  pack_finite(full, n, R, ff, cf);
   int m = 0, deg = 0;
   for (int b = 0; b < n_boot; b++) {
     int c = 0;
     for (int i = 0; i < n; i++) {
       int j = (int)ps_rng_int(rng, (uint64_t)n);
-      double x = resampled_mean(proxy + (size_t)j * P, P, rng), y = resampled_mean(full + (size_t)j * R, R, rng);
+      double x = resampled_mean(fp + (size_t)j * P, cp[j], rng), y = resampled_mean(ff + (size_t)j * R, cf[j], rng);
       if (isfinite(x) && isfinite(y)) { bx[c] = x; by[c] = y; c++; }
     }
     double s = c >= 2 ? ps_stat_eval(k, bx, by, c) : NAN;
@@ -156,7 +188,7 @@ ps_status ps_bootstrap_ci_reps(ps_stat_kind k, const double *proxy, int P, const
     ci[1] = ps_stats_percentile_sorted(st, m, 97.5);
   }
   if (n_degenerate) *n_degenerate = deg;
-  free(st); free(bx); ps_rng_free(rng);
+  free(st); free(bx); free(fp); free(ff); free(cp); ps_rng_free(rng);
   return PS_OK;
 }
 
@@ -178,11 +210,24 @@ double ps_permutation_p(ps_stat_kind k, const double *x, const double *y, int n,
   if (n < 3) return NAN;
   double obs = ps_stat_eval(k, x, y, n);
   if (!isfinite(obs)) return NAN;
-  /* scipy's tolerance for ">=": statistics equal up to rounding count as ties */
-  double tol = 1e-14 * fmax(1.0, fabs(obs)) * 1e2;
+  /* Statistics equal up to rounding count as ">=" (a permuted sum adds in
+   * another order). SciPy allows 100 machine epsilons relative to |obs|; this
+   * allows 1e-12, and absolutely near 0, where a relative tolerance vanishes and
+   * a zero statistic could miss its own ties. */
+  double tol = 1e-12 * fmax(1.0, fabs(obs));
   int *p = malloc((size_t)n * sizeof *p);
   double *yp = malloc((size_t)n * sizeof *yp);
-  if (!p || !yp) { free(p); free(yp); return NAN; }
+  double *rk = k == PS_STAT_SPEARMAN ? malloc(2 * (size_t)n * sizeof *rk) : NULL;
+  if (!p || !yp || (k == PS_STAT_SPEARMAN && !rk)) { free(p); free(yp); free(rk); return NAN; }
+  if (rk) {
+    /* Spearman is Pearson of ranks (ps_spearman computes it so), and the ranks
+     * of a permuted y are the permuted ranks: rank once, not n! times. */
+    ps_rank_average(x, n, rk);
+    ps_rank_average(y, n, rk + n);
+    x = rk;
+    y = rk + n;
+    k = PS_STAT_PEARSON;
+  }
   for (int i = 0; i < n; i++) p[i] = i;
   double ge = 0, total = 0, pval;
   if (n <= 9) {
@@ -197,7 +242,7 @@ double ps_permutation_p(ps_stat_kind k, const double *x, const double *y, int n,
   } else {
     if (n_resamples <= 0) n_resamples = 20000;
     ps_rng *rng = ps_rng_create(seed);
-    if (!rng) { free(p); free(yp); return NAN; }
+    if (!rng) { free(p); free(yp); free(rk); return NAN; }
     for (int b = 0; b < n_resamples; b++) {
       for (int i = n - 1; i > 0; i--) {
         int j = (int)ps_rng_int(rng, (uint64_t)i + 1), t = p[i];
@@ -213,6 +258,7 @@ double ps_permutation_p(ps_stat_kind k, const double *x, const double *y, int n,
   }
   free(p);
   free(yp);
+  free(rk);
   return pval;
 }
 
@@ -260,6 +306,12 @@ void ps_param_importance(const double *x, int n, int d, const double *score, dou
   free(a);
 }
 
+/* printf of a finite v, "undefined" (all scores tied, or too few) otherwise. */
+static void fmt_num(char *buf, size_t len, const char *fmt, double v) {
+  if (isfinite(v)) snprintf(buf, len, fmt, v);
+  else snprintf(buf, len, "undefined");
+}
+
 static cJSON *num_or_null(double v) { return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull(); }
 
 static cJSON *row_array(const double *row, int w) {
@@ -271,6 +323,8 @@ static cJSON *row_array(const double *row, int w) {
 ps_status ps_correlation_report_reps(const double *proxy, int P, const double *full, int R, const int *trial_ids,
                                      int n, int topk, int n_boot, uint64_t seed, cJSON **out) {
   *out = NULL;
+  if (n < 0 || P < 0 || R < 0)
+    return ps_error(PS_ERR_INVALID, "stats: correlation of %d configs x %d proxy x %d full runs", n, P, R);
   if (n_boot <= 0) n_boot = 2000;
   size_t nn = (size_t)(n ? n : 1);
   double *pm = malloc(nn * sizeof *pm), *psd = malloc(nn * sizeof *psd), *fm = malloc(nn * sizeof *fm),
@@ -362,15 +416,22 @@ ps_status ps_correlation_report_reps(const double *proxy, int P, const double *f
   cJSON *vd = cJSON_AddObjectToObject(o, "verdict");
   cJSON_AddStringToObject(vd, "label", ps_verdict_label(v));
   cJSON_AddStringToObject(vd, "code", verdict_code(v));
-  char text[400];
+  char text[400], rs[24], lo[24], hi[24], ps[24], cs[24];
+  fmt_num(rs, sizeof rs, "%.2f", rho);
+  fmt_num(lo, sizeof lo, "%.2f", rho_ci[0]);
+  fmt_num(hi, sizeof hi, "%.2f", rho_ci[1]);
+  fmt_num(ps, sizeof ps, "%.3g", rho_p);
+  fmt_num(cs, sizeof cs, "%.2f", ceiling);
   if (m < 3)
     snprintf(text, sizeof text, "%s: fewer than 3 configurations were trained at both scales", ps_verdict_label(v));
   else if (!isfinite(ceiling))
-    snprintf(text, sizeof text, "%s: Spearman rho %.2f over %d configs, but the seed noise was not measured (%s)",
-             ps_verdict_label(v), rho, m, R < 2 ? "one replicate per configuration" : "too few replicated configs");
+    snprintf(text, sizeof text, "%s: Spearman rho %s over %d configs, but the seed noise was not measured (%s)",
+             ps_verdict_label(v), rs, m,
+             R < 2 ? "one replicate per configuration"
+                   : used < 3 ? "fewer than 3 configs have every replicate" : "the replicate means are all tied");
   else
-    snprintf(text, sizeof text, "%s: Spearman rho %.2f [%.2f, %.2f], p = %.3g, against a noise ceiling of %.2f (%d configs x %d replicates)",
-             ps_verdict_label(v), rho, rho_ci[0], rho_ci[1], rho_p, ceiling, m, R);
+    snprintf(text, sizeof text, "%s: Spearman rho %s [%s, %s], p = %s, against a noise ceiling of %s (%d configs x %d replicates)",
+             ps_verdict_label(v), rs, lo, hi, ps, cs, m, R);
   cJSON_AddStringToObject(vd, "text", text);
   if (v == PS_VERDICT_INCONCLUSIVE)
     cJSON_AddStringToObject(vd, "advice", "train longer, widen the space, or re-train more configurations (or more replicates)");

@@ -67,16 +67,20 @@ void ps_replicate_stats(const double *scores, int n, int R, double *mean /* [n] 
 
 /* The noise ceiling: how well the full-scale ranking agrees with itself. r is
  * Spearman between the means of two halves of the replicates (R == 2: rep 0 vs
- * rep 1), averaged over every balanced split (64 random ones when there are
- * more), over the configs with every replicate finite; ceiling = 2r / (1 + r)
- * (Spearman-Brown, half the replicates to all). Negative r is reported as it
- * comes. NaN when R < 2 or fewer than 3 configs qualify. */
+ * rep 1), averaged over every balanced split (up to R = 8; from R = 9 on, 64
+ * random ones drawn from `seed`), over the configs with every replicate finite
+ * (*n_used of them); ceiling = 2r / (1 + r) (Spearman-Brown, half the
+ * replicates to all). Negative r is reported as it comes (a negative ceiling),
+ * r = -1 as -1. NaN when R < 2, *n_used < 3 or the half means are all tied.
+ * Negative n or R: PS_ERR_INVALID. */
 ps_status ps_noise_ceiling(const double *full, int n, int R, uint64_t seed, double *ceiling, double *split_half,
                            int *n_used);
 
 /* Percentile-bootstrap 95 % interval of stat(proxy means, full means) that
  * resamples configurations and, within each drawn config, its P proxy and R
- * full runs (all with replacement). n_boot <= 0: 2000. */
+ * full runs (all with replacement; a config's failed runs are left out and its
+ * finite ones drawn, as many as it has). n_boot <= 0: 2000. With P = R = 1 it
+ * is ps_bootstrap_ci draw for draw. Negative n, P or R: PS_ERR_INVALID. */
 ps_status ps_bootstrap_ci_reps(ps_stat_kind k, const double *proxy, int P, const double *full, int R, int n,
                                int n_boot, uint64_t seed, double ci[2], int *n_degenerate);
 

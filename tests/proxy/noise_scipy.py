@@ -1,7 +1,8 @@
 # Oracle for tests/proxy/test_noise.c, computed independently with SciPy:
 #  - split-half noise ceilings: mean Spearman between the two halves' means over
 #    every balanced split of R replicates (a split and its complement counted
-#    once), Spearman-Brown corrected: 2r / (1 + r);
+#    once), Spearman-Brown corrected: 2r / (1 + r); for R = 10 and 40, where
+#    proxyseg samples 64 splits, the mean over all or 1000 random splits;
 #  - one-sided permutation p-values of Spearman / Kendall / Pearson over
 #    pairings (scipy.stats.permutation_test, alternative='greater'), exact for
 #    n <= 8 (our exact path runs to 9) and sampled (20000 resamples) for n = 12.
@@ -33,6 +34,25 @@ for R in (2, 3, 4, 5):
         full = truth[:, None] + rng.normal(0, 0.08, (n, R))
         r, c = ceiling(full)
         ceil_cases.append({"full": full.tolist(), "split_half": r, "ceiling": c})
+
+# From R = 9 on, proxyseg averages 64 random balanced splits instead of all of
+# them: compare against the mean over every split (R = 10: 126) or over 1000
+# random ones (R = 40). Seed noise 0.15 gives split-to-split SD about 0.05, so
+# a 64-split mean lies within 0.01 of it (1 SE) and the test allows 0.035.
+sampled_cases = []
+for R in (10, 40):
+    n = 13
+    truth = rng.uniform(0.3, 0.9, n)
+    full = truth[:, None] + rng.normal(0, 0.15, (n, R))
+    if R == 10:
+        r, c = ceiling(full)
+    else:
+        rs = []
+        for _ in range(1000):
+            p = rng.permutation(R)
+            rs.append(stats.spearmanr(full[:, p[:R // 2]].mean(axis=1), full[:, p[R // 2:]].mean(axis=1)).correlation)
+        r = float(np.mean(rs)); c = 2 * r / (1 + r)
+    sampled_cases.append({"full": full.tolist(), "split_half": r, "ceiling": c})
 
 def pearson_v(x, y, axis=-1):
     xm = x - x.mean(axis=axis, keepdims=True); ym = y - y.mean(axis=axis, keepdims=True)
@@ -77,4 +97,4 @@ for n in (4, 6, 7, 8, 12):
                                      random_state=np.random.default_rng(1))
         case[name] = float(res.pvalue)
     perm_cases.append(case)
-json.dump({"ceiling": ceil_cases, "permutation": perm_cases}, open(sys.argv[1], "w"))
+json.dump({"ceiling": ceil_cases, "ceiling_sampled": sampled_cases, "permutation": perm_cases}, open(sys.argv[1], "w"))

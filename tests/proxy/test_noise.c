@@ -67,6 +67,31 @@ static void test_replicates_widen(void) {
   ps_rng_free(r);
 }
 
+/* One run per config is the plain pairs bootstrap, draw for draw; a failed
+ * replicate is left out rather than resampled, so a grid whose second
+ * replicates all failed gives that same interval again. */
+static void test_bootstrap_failed_runs(void) {
+  enum { N = 10 };
+  ps_rng *r = ps_rng_create(11);
+  double proxy[N], full1[N], full2[N * 2];
+  normal_pairs(r, N, 0.5, proxy, full1);
+  ps_rng_free(r);
+  for (int i = 0; i < N; i++) { full2[2 * i] = full1[i]; full2[2 * i + 1] = NAN; }
+  double pairs[2], reps1[2], reps2[2];
+  int d1 = -1, d2 = -1;
+  CHECK_OK(ps_bootstrap_ci(PS_STAT_SPEARMAN, proxy, full1, N, 500, 9, pairs, NULL));
+  CHECK_OK(ps_bootstrap_ci_reps(PS_STAT_SPEARMAN, proxy, 1, full1, 1, N, 500, 9, reps1, &d1));
+  CHECK_OK(ps_bootstrap_ci_reps(PS_STAT_SPEARMAN, proxy, 1, full2, 2, N, 500, 9, reps2, &d2));
+  CHECK(reps1[0] == pairs[0] && reps1[1] == pairs[1], "P = R = 1: [%g, %g] vs pairs [%g, %g]", reps1[0], reps1[1],
+        pairs[0], pairs[1]);
+  CHECK(reps2[0] == pairs[0] && reps2[1] == pairs[1], "failed replicates resampled: [%g, %g] vs [%g, %g]", reps2[0],
+        reps2[1], pairs[0], pairs[1]);
+  CHECK(d1 == 0 && d2 == 0, "degenerate resamples %d %d", d1, d2);
+  double ci[2];
+  CHECK(ps_bootstrap_ci_reps(PS_STAT_SPEARMAN, proxy, -1, full1, 1, N, 10, 1, ci, NULL) == PS_ERR_INVALID,
+        "negative P refused");
+}
+
 /* proxy[n], full[n*R] from a truth, replicate noise and a proxy that tracks the truth or not. */
 static const char *verdict_of(double spread, double noise, bool proxy_tracks, uint64_t seed, cJSON **keep) {
   enum { N = 8, R = 3 };
@@ -134,8 +159,31 @@ static void test_edges(void) {
   CHECK(ps_json_int(o, "n_dropped", -1) == 0, "config with one failed replicate kept");
   CHECK_NEAR(ps_json_num(o, "spearman.value", NAN), 1.0, 1e-12);
   cJSON_Delete(o);
+  /* replicates that reverse each other: r = -1 reported as a ceiling of -1, not clipped */
+  double rev[8] = {1, 4, 2, 3, 3, 2, 4, 1}, ceil, sh;
+  int used;
+  CHECK_OK(ps_noise_ceiling(rev, 4, 2, 1, &ceil, &sh, &used));
+  CHECK(sh == -1 && ceil == -1 && used == 4, "reversed replicates: split-half %g, ceiling %g, used %d", sh, ceil, used);
+  /* a config with a failed replicate is left out of the ceiling; 3 left still measure it */
+  double part[8] = {1, 1.1, 2, 2.1, 3, NAN, 4, 4.2};
+  CHECK_OK(ps_noise_ceiling(part, 4, 2, 1, &ceil, &sh, &used));
+  CHECK(used == 3 && sh == 1 && ceil == 1, "failed replicate: used %d, split-half %g", used, sh);
   /* all tied: no correlation, no crash */
-  double tied[4] = {0.5, 0.5, 0.5, 0.5};
+  double tied[4] = {0.5, 0.5, 0.5, 0.5}, tied8[8] = {0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5};
+  CHECK_OK(ps_correlation_report_reps(proxy, 1, tied8, 2, NULL, 4, 2, 200, 1, &o));
+  CHECK(cJSON_IsNull(ps_json_path(o, "spearman.value")) && cJSON_IsNull(ps_json_path(o, "noise_ceiling.value")),
+        "tied full scores: rho and ceiling null");
+  CHECK(!strcmp(ps_json_str(o, "verdict.code", ""), "inconclusive"), "tied full verdict %s", ps_json_str(o, "verdict.code", ""));
+  CHECK(strstr(ps_json_str(o, "verdict.text", ""), "all tied") && !strstr(ps_json_str(o, "verdict.text", "nan"), "nan"),
+        "tied full text: %s", ps_json_str(o, "verdict.text", ""));
+  CHECK(ps_json_num(o, "noise.pooled_sd", NAN) == 0 && cJSON_IsNull(ps_json_path(o, "noise.ratio")), "tied: no noise");
+  cJSON_Delete(o);
+  CHECK_OK(ps_correlation_report_reps(tied, 1, fx, 2, NULL, 4, 2, 200, 1, &o));
+  CHECK(!strstr(ps_json_str(o, "verdict.text", "nan"), "nan"), "tied proxy text: %s", ps_json_str(o, "verdict.text", ""));
+  CHECK(!strcmp(ps_json_str(o, "verdict.code", ""), "not_informative") || !strcmp(ps_json_str(o, "verdict.code", ""), "inconclusive"),
+        "a constant proxy is never informative");
+  cJSON_Delete(o);
+  CHECK(ps_correlation_report_reps(proxy, 1, full1, -2, NULL, 4, 2, 200, 1, &o) == PS_ERR_INVALID && !o, "negative R refused");
   CHECK(isnan(ps_permutation_p(PS_STAT_SPEARMAN, tied, proxy, 4, 100, 1, NULL)), "tied x: p undefined");
   /* a perfect ranking of 5 configs: exact p = 1/120 */
   bool exact = false;
@@ -160,6 +208,21 @@ static double *num_array(const cJSON *a, int *n) {
   return v;
 }
 
+/* A JSON array of n rows of R numbers as a row-major grid. */
+static double *grid_of(const cJSON *rows, int *n, int *R) {
+  *n = cJSON_GetArraySize(rows);
+  *R = cJSON_GetArraySize(cJSON_GetArrayItem(rows, 0));
+  double *g = malloc((size_t)(*n ? *n : 1) * (*R ? *R : 1) * sizeof *g);
+  int i = 0, w;
+  const cJSON *row;
+  cJSON_ArrayForEach(row, rows) {
+    double *v = num_array(row, &w);
+    memcpy(g + (size_t)i++ * *R, v, (size_t)*R * sizeof *v);
+    free(v);
+  }
+  return g;
+}
+
 static int oracle(const char *py, const char *script) {
   if (!ps_test_python_with("scipy,numpy")) PS_SKIP("SciPy oracle: %s cannot import scipy and numpy", py);
   char *dir = ps_test_tmpdir("noise_scipy");
@@ -170,29 +233,24 @@ static int oracle(const char *py, const char *script) {
   CHECK_OK(ps_json_read(path, &root));
   int nc = 0, np = 0;
   const cJSON *c;
-  cJSON_ArrayForEach(c, cJSON_GetObjectItem(root, "ceiling")) {
-    const cJSON *rows = cJSON_GetObjectItem(c, "full");
-    int n = cJSON_GetArraySize(rows), R = cJSON_GetArraySize(cJSON_GetArrayItem(rows, 0));
-    double *full = malloc((size_t)n * R * sizeof *full);
-    int i = 0;
-    const cJSON *row;
-    cJSON_ArrayForEach(row, rows) {
-      int w;
-      double *v = num_array(row, &w);
-      memcpy(full + (size_t)i++ * R, v, (size_t)R * sizeof *v);
-      free(v);
+  /* every split enumerated (R <= 5): the same numbers; 64 sampled splits (R = 10, 40): within 0.035 */
+  static const char *lists[2] = {"ceiling", "ceiling_sampled"};
+  for (int l = 0; l < 2; l++)
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(root, lists[l])) {
+      int n, R;
+      double *full = grid_of(cJSON_GetObjectItem(c, "full"), &n, &R), ceil, sh;
+      int used;
+      double tol = l ? 0.035 : 1e-12;
+      CHECK_OK(ps_noise_ceiling(full, n, R, 1, &ceil, &sh, &used));
+      CHECK(fabs(sh - ps_json_num(c, "split_half", NAN)) <= tol,
+            "%s case %d (n=%d R=%d): split-half %.15g, SciPy %.15g", lists[l], nc, n, R, sh,
+            ps_json_num(c, "split_half", NAN));
+      CHECK(fabs(ceil - ps_json_num(c, "ceiling", NAN)) <= tol, "%s case %d: %.15g vs %.15g", lists[l], nc, ceil,
+            ps_json_num(c, "ceiling", NAN));
+      CHECK(used == n, "configs used %d of %d", used, n);
+      free(full);
+      nc++;
     }
-    double ceil, sh;
-    int used;
-    CHECK_OK(ps_noise_ceiling(full, n, R, 1, &ceil, &sh, &used));
-    CHECK(fabs(sh - ps_json_num(c, "split_half", NAN)) <= 1e-12, "ceiling case %d (n=%d R=%d): split-half %.15g, SciPy %.15g",
-          nc, n, R, sh, ps_json_num(c, "split_half", NAN));
-    CHECK(fabs(ceil - ps_json_num(c, "ceiling", NAN)) <= 1e-12, "ceiling case %d: %.15g vs %.15g", nc, ceil,
-          ps_json_num(c, "ceiling", NAN));
-    CHECK(used == n, "configs used %d of %d", used, n);
-    free(full);
-    nc++;
-  }
   static const char *names[3] = {"spearman", "kendall", "pearson"};
   cJSON_ArrayForEach(c, cJSON_GetObjectItem(root, "permutation")) {
     int n, n2;
@@ -210,7 +268,7 @@ static int oracle(const char *py, const char *script) {
     free(y);
     np++;
   }
-  CHECK(nc == 12 && np == 5, "oracle cases read: %d ceilings, %d permutation sets", nc, np);
+  CHECK(nc == 14 && np == 5, "oracle cases read: %d ceilings, %d permutation sets", nc, np);
   cJSON_Delete(root);
   free(path);
   free(dir);
@@ -221,6 +279,7 @@ int main(int argc, char **argv) {
   if (argc == 4 && strcmp(argv[1], "--oracle") == 0) return oracle(argv[2], argv[3]);
   test_coverage();
   test_replicates_widen();
+  test_bootstrap_failed_runs();
   test_verdicts();
   test_edges();
   return ps_test_done("test_noise");
