@@ -3,30 +3,24 @@
  * each stage 2 x (conv 3³ pad 1 → InstanceNorm(affine) → LeakyReLU 0.01), 2³
  * max-pool down, 2³ stride-2 transposed conv up, concat, 1³ head. Its PyTorch
  * twin is benchmarks/reference/unet_torch.py; compare_unet.sh runs both.
- * Prints one JSON line. PS_BENCH_PROFILE=1 adds per-op forward/backward times. */
+ * Prints one JSON line: ms_per_step, voxels_per_s, gflops_per_s (conv FLOPs),
+ * peak_rss_mb, and op_ms, the step's time by op kind (forward ops and backward
+ * nodes timed on the tape; optimizer = the Adam step; other = the rest), with
+ * non_conv_share = 1 - (conv + conv_transposed) / ms_per_step. --backend picks
+ * the backend (default: the default backend, "cpu"). */
 #include "proxyseg/nn.h"
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
-/* Per-op timing: wraps every recorded node's backward with a timer (env PS_BENCH_PROFILE). */
-typedef struct { const char *op; double fwd, bwd; long n; } prof_row;
-static prof_row prof[64];
-static int n_prof;
-static prof_row *prof_get(const char *op) {
-  for (int i = 0; i < n_prof; i++)
-    if (!strcmp(prof[i].op, op)) return &prof[i];
-  if (n_prof == 64) return &prof[63];
-  prof[n_prof].op = op;
-  return &prof[n_prof++];
-}
-
 int main(int argc, char **argv) {
   int stages = 4, base = 16, patch = 64, batch = 2, threads = 2, steps = 5, warmup = 2;
+  const char *backend = NULL;
   for (int i = 1; i + 1 < argc; i += 2) {
     const char *k = argv[i];
     int v = atoi(argv[i + 1]);
-    if (!strcmp(k, "--stages")) stages = v;
+    if (!strcmp(k, "--backend")) backend = argv[i + 1];
+    else if (!strcmp(k, "--stages")) stages = v;
     else if (!strcmp(k, "--base")) base = v;
     else if (!strcmp(k, "--patch")) patch = v;
     else if (!strcmp(k, "--batch")) batch = v;
@@ -34,12 +28,21 @@ int main(int argc, char **argv) {
     else if (!strcmp(k, "--steps")) steps = v;
     else if (!strcmp(k, "--warmup")) warmup = v;
     else {
-      fprintf(stderr, "usage: %s [--stages 4] [--base 16] [--patch 64] [--batch 2] [--threads 2] [--steps 5] [--warmup 2]\n", argv[0]);
+      fprintf(stderr, "usage: %s [--stages 4] [--base 16] [--patch 64] [--batch 2] [--threads 2] [--steps 5] [--warmup 2] [--backend cpu]\n", argv[0]);
       return 2;
     }
   }
   ps_threads_set(threads);
   ps_log_set_level(PS_LOG_WARN);
+  ps_backend *be = ps_backend_get(backend);
+  if (!be) {
+    fprintf(stderr, "bench_unet_step: %s\n", ps_last_error());
+    return 2;
+  }
+  if (!be->host_memory) {
+    fprintf(stderr, "bench_unet_step: backend %s keeps tensors off the host; this benchmark feeds host arrays\n", be->name);
+    return 2;
+  }
   char arch_s[256];
   snprintf(arch_s, sizeof arch_s,
            "{\"stages\":%d,\"base_features\":%d,\"max_features\":100000,\"norm\":\"instance\",\"activation\":\"leaky_relu\","
@@ -53,7 +56,8 @@ int main(int argc, char **argv) {
   }
   cJSON_Delete(arch);
   ps_optim *opt = ps_optim_create("adam", ps_net_params(net), NULL);
-  ps_tape *t = ps_tape_create();
+  ps_tape *t = ps_tape_create_on(be);
+  ps_tape_profile_enable(t, true);
   const int64_t nv = (int64_t)patch * patch * patch;
   float *x = malloc(sizeof(float) * (size_t)(batch * nv));
   uint8_t *lab = malloc((size_t)(batch * nv));
@@ -63,9 +67,9 @@ int main(int argc, char **argv) {
     lab[i] = x[i] > 0.5f;
   }
   ps_rng_free(r);
-  const bool profile = getenv("PS_BENCH_PROFILE") != NULL;
-  double total = 0, loss_v = 0;
+  double total = 0, loss_v = 0, opt_s = 0;
   for (int s = 0; s < warmup + steps; s++) {
+    if (s == warmup) ps_tape_profile_reset(t);
     double t0 = ps_now();
     ps_tape_reset(t);
     ps_params_zero_grad(ps_net_params(net));
@@ -74,7 +78,6 @@ int main(int argc, char **argv) {
     int no;
     if (ps_net_forward(net, t, xt, true, outs, &no)) { fprintf(stderr, "bench_unet_step: %s\n", ps_last_error()); return 1; }
     ps_tensor *l = ps_net_loss(net, t, outs, no, lab, NULL);
-    double t1 = ps_now();
     if (!l || ps_tape_backward(t, l)) { fprintf(stderr, "bench_unet_step: %s\n", ps_last_error()); return 1; }
     double t2 = ps_now();
     ps_status st = ps_optim_step(opt, 1e-4f);
@@ -83,17 +86,24 @@ int main(int argc, char **argv) {
     loss_v = l->data[0];
     if (s >= warmup) {
       total += t3 - t0;
-      if (profile) {
-        prof_get("forward+loss (all ops)")->fwd += t1 - t0;
-        prof_get("backward (all ops)")->bwd += t2 - t1;
-        prof_get("adam")->fwd += t3 - t2;
-      }
+      opt_s += t3 - t2;
     }
   }
-  if (profile)
-    for (int i = 0; i < n_prof; i++)
-      fprintf(stderr, "  %-26s %9.1f ms/step\n", prof[i].op, 1e3 * (prof[i].fwd + prof[i].bwd) / steps);
   double ms = 1e3 * total / steps;
+  /* per-op-kind breakdown, ms per step */
+  const double *pk = ps_tape_profile_ms(t);
+  double kind_ms[PS_OPK_COUNT], accounted = 0;
+  for (int k = 0; k < PS_OPK_COUNT; k++) kind_ms[k] = pk[k] / steps;
+  kind_ms[PS_OPK_OPTIMIZER] += 1e3 * opt_s / steps;
+  for (int k = 0; k < PS_OPK_COUNT; k++) accounted += k == PS_OPK_OTHER ? 0 : kind_ms[k];
+  kind_ms[PS_OPK_OTHER] = ms - accounted; /* tape bookkeeping, allocation, untimed ops */
+  char op_json[1024];
+  size_t o = (size_t)snprintf(op_json, sizeof op_json, "{");
+  for (int k = 0; k < PS_OPK_COUNT && o < sizeof op_json; k++)
+    o += (size_t)snprintf(op_json + o, sizeof op_json - o, "%s\"%s\":%.2f", k ? "," : "", ps_op_kind_name((ps_op_kind)k),
+                          kind_ms[k]);
+  if (o < sizeof op_json) snprintf(op_json + o, sizeof op_json - o, "}");
+  const double non_conv = 1.0 - (kind_ms[PS_OPK_CONV] + kind_ms[PS_OPK_CONV_TRANSPOSED]) / ms;
   double macs = ps_net_conv_macs(net, patch, patch, patch) * batch;
   /* forward + backward-data + backward-weight: 3 x the forward FLOPs (2 per MAC) */
   double flops = 3.0 * 2.0 * macs;
@@ -104,10 +114,10 @@ int main(int argc, char **argv) {
   printf("{\"bench\":\"unet_step\",\"impl\":\"proxyseg\",\"net\":\"unet-ref\",\"stages\":%d,\"base\":%d,\"patch\":%d,"
          "\"batch\":%d,\"threads\":%d,\"steps\":%d,\"warmup\":%d,\"params\":%zu,\"ms_per_step\":%.2f,"
          "\"voxels_per_s\":%.0f,\"gflops_per_s\":%.2f,\"conv_gflop_per_step\":%.3f,\"peak_rss_mb\":%.1f,"
-         "\"tape_arena_mb\":%.1f,\"loss\":%.5f}\n",
+         "\"tape_arena_mb\":%.1f,\"loss\":%.5f,\"backend\":\"%s\",\"non_conv_share\":%.3f,\"op_ms\":%s}\n",
          stages, base, patch, batch, threads, steps, warmup, n_params, ms,
          batch * (double)nv / (ms / 1e3), flops / (ms / 1e3) / 1e9, flops / 1e9, ru.ru_maxrss / 1024.0,
-         ps_tape_arena_bytes(t) / 1048576.0, loss_v);
+         ps_tape_arena_bytes(t) / 1048576.0, loss_v, be->name, non_conv, op_json);
   free(x);
   free(lab);
   ps_tape_free(t);
