@@ -19,7 +19,7 @@ int main(int argc, char **argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const char *k = argv[i];
     int v = atoi(argv[i + 1]);
-    if (!strcmp(k, "--backend")) backend = argv[i + 1];
+    if (!strcmp(k, "--backend") || !strcmp(k, "--device")) backend = argv[i + 1];
     else if (!strcmp(k, "--stages")) stages = v;
     else if (!strcmp(k, "--base")) base = v;
     else if (!strcmp(k, "--patch")) patch = v;

@@ -225,7 +225,9 @@ struct ps_backend {
  * The backend by name: "cpu-ref", "cpu" (always built) and "cuda" (PS_WITH_CUDA
  * builds with a visible GPU). Created on first use and kept for the process;
  * NULL with ps_error set when unknown or unavailable. NULL name: the default
- * (env PS_BACKEND, else "cpu"). Thread-safe. */
+ * (env PS_BACKEND when it names a host-memory backend, else "cpu": networks,
+ * checkpoints and the trainer still reach parameters and batches through host
+ * pointers, so a device backend is used by naming it on a tape). Thread-safe. */
 ps_backend *ps_backend_get(const char *name);
 bool ps_backend_available(const char *name);
 ps_backend *ps_backend_default(void);

@@ -50,11 +50,13 @@ ps_backend *ps_backend_get(const char *name) {
 
 bool ps_backend_available(const char *name) { return ps_backend_get(name) != NULL; }
 
+/* Only host-memory backends can be the default for now: networks initialise,
+ * checkpoint and feed their parameters and batches through host pointers. */
 ps_backend *ps_backend_default(void) {
   const char *e = getenv("PS_BACKEND");
   if (e && *e) {
     ps_backend *be = ps_backend_get(e);
-    if (be) return be;
+    if (be && be->host_memory) return be;
   }
   return ps_backend_cpu();
 }
