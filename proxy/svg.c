@@ -192,6 +192,8 @@ void ps_svg_begin(ps_svg_plot *p, ps_sbuf *b, int w, int h, const char *title, c
   ps_sbuf_printf(b, "<svg class=\"plot\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" role=\"img\"", w, h, w, h);
   if (title) { ps_sbuf_puts(b, " aria-label=\""); ps_sbuf_escape(b, title); ps_sbuf_puts(b, "\""); }
   ps_sbuf_puts(b, ">\n");
+  /* a <title> child is what screen readers and hover tooltips use for the whole figure */
+  if (title) { ps_sbuf_puts(b, "<title>"); ps_sbuf_escape(b, title); ps_sbuf_puts(b, "</title>\n"); }
   ps_sbuf_printf(b, "<rect class=\"bg\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\"/>\n", p->ml, p->mt,
                  w - p->ml - p->mr, h - p->mt - p->mb);
   double t[64];

@@ -1,6 +1,7 @@
 /* The study's HTML report (STUDY/report.html): one self-contained page — inline
  * SVG and CSS, no scripts, no external assets — built from report.json, the
- * journal's trials and proxy/cases.json. All text from the inputs is escaped. */
+ * journal's trials and proxy/cases.json; all text from the inputs is escaped.
+ * And trials.csv, one row per trial. */
 #ifndef PROXYSEG_REPORT_H
 #define PROXYSEG_REPORT_H
 
@@ -11,25 +12,26 @@
 extern "C" {
 #endif
 
-/* Inputs (every part optional; a missing part leaves its section out or says
- * "not available"):
- *  report  report.json: correlation (ps_correlation_report's object), speedup
- *          {proxy_seconds, full_seconds, factor, how}, timing {name: seconds}
- *          (e.g. preprocessing, proxy_data, proxy_search, full_retraining,
- *          other), best {trial, config|params, proxy_score, full_score},
- *          proxy {data {method, fraction, cases|count}, network {width, depth}},
- *          algorithm, study|name, dataset, seed, version|versions,
- *          algorithm_data {rewards: [numbers]} (RL reward curve).
- *  trials  array of journal trial objects {number, state (COMPLETE, PRUNED,
- *          FAIL, RUNNING), params {key: value}, value, phase ("proxy" | "full";
- *          absent = proxy), seconds, ...}; NULL = none.
+/* Inputs (every part optional; a missing part leaves its section out):
+ *  report  report.json as docs/report.md describes it: verdict, correlation and
+ *          correlation_external (ps_correlation_report_reps' objects), factorial,
+ *          random_subsets, comparison, speedup {search, end_to_end {parts}, ...},
+ *          best, proxy_winner, importance, proxy, timing, algorithm,
+ *          algorithm_data {rewards}, seed, study, versions. NULL = none.
+ *  trials  array of journal trials {number, phase ("proxy" = search; absent =
+ *          proxy), state (COMPLETE, PRUNED, FAIL, RUNNING), value, seconds,
+ *          ref and replicate (re-trainings), params {key: value},
+ *          curve {val_dice: [per validation], train_loss: [per epoch]}}; NULL = none.
  *  cases   proxy/cases.json (ps_proxy_select's result) or NULL.
- * Plots, in order, each one <svg>: proxy-vs-full scores, proxy-vs-full ranks
- * (both when the correlation has >= 1 pair), best-so-far over proxy trials
- * (>= 1 complete proxy trial), one slice plot per searched parameter, the time
- * breakdown (when speedup or timing has seconds), case scores (when cases has
- * cases), the RL reward curve (when algorithm_data.rewards has numbers).
- * Scores are "higher is better". *html is malloc'd; the caller frees it. */
+ * The page, in order: the verdict (before any plot), setup and headline cards,
+ * the statistics table, proxy-vs-full scatters of replicate means with seed-noise
+ * bars and no y = x line (internal and external side by side), rank plots, the
+ * factorial table and the random-subsets dot plot, speed-up with the time per
+ * part, the best configuration and the proxy's winner, the search (best so far,
+ * importance, parallel coordinates, RL rewards, learning curves, at most 12
+ * slice plots sorted by importance), case ranking, the trials table. Every
+ * <svg> has a <title>. Scores are "higher is better". *html is malloc'd; the
+ * caller frees it. */
 ps_status ps_report_html_string(const cJSON *report, const cJSON *trials, const cJSON *cases, char **html);
 
 /* The same page written atomically to `path`. */
