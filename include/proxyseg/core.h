@@ -61,7 +61,9 @@ double ps_now(void);          /* monotonic seconds */
 char *ps_timestamp_iso(char *buf, size_t n); /* "2026-11-22T09:40:00Z" */
 
 /* ---- threads: one level of parallelism (OpenMP in our loops, BLAS not nested) ---- */
-void ps_threads_set(int n);   /* n<=0: all cores */
+/* n<=0: all cores. Fewer threads (with a warning) when an address-space limit
+ * leaves room for fewer OpenBLAS work buffers; PS_ERR_NOMEM when it leaves none. */
+ps_status ps_threads_set(int n);
 int ps_threads_get(void);
 
 /* ---- RNG: seeded GSL mt19937; state can be saved into checkpoints ---- */

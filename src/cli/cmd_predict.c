@@ -94,7 +94,7 @@ int cmd_predict(int argc, char **argv) {
   const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(state, "config"), *plan = cJSON_GetObjectItemCaseSensitive(state, "plan");
   if (!st && (!cfg || !plan)) st = ps_error(PS_ERR_DATA, "%s: the checkpoint holds no training config or preprocessing plan", model);
   if (!st) st = ps_mkdir_p(out);
-  if (!st) ps_threads_set(0);
+  if (!st) st = ps_threads_set(0);
   if (!st && ps_is_dir(input)) {
     DIR *d = opendir(input);
     if (!d) st = ps_error(PS_ERR_IO, "%s: cannot open folder", input);

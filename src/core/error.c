@@ -20,6 +20,9 @@ ps_status ps_error_prefix(ps_status st, const char *fmt, ...) {
   vsnprintf(prefix, sizeof prefix, fmt, ap);
   va_end(ap);
   memcpy(old, last_msg, sizeof old);
+  /* callers write the prefix with or without its ": "; the message gets one */
+  size_t plen = strlen(prefix);
+  while (plen > 0 && (prefix[plen - 1] == ' ' || prefix[plen - 1] == ':')) prefix[--plen] = 0;
   /* the prefix is short; cut the old message if the sum would not fit */
   int k = snprintf(last_msg, sizeof last_msg, "%s: ", prefix);
   if (k > 0 && (size_t)k < sizeof last_msg) snprintf(last_msg + k, sizeof last_msg - (size_t)k, "%.*s", (int)(sizeof last_msg - (size_t)k - 1), old);

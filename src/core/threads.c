@@ -55,9 +55,13 @@ __attribute__((constructor)) static void blas_core_fix(void) {
 
 static int g_threads = 0;
 
-void ps_threads_set(int n) {
+int ps_blas_buffers_reserve(int n); /* blas_memory.c */
+
+ps_status ps_threads_set(int n) {
   if (n <= 0) n = (int)sysconf(_SC_NPROCESSORS_ONLN);
   if (n < 1) n = 1;
+  n = ps_blas_buffers_reserve(n);
+  if (n == 0) return PS_ERR_NOMEM; /* the message is set */
   g_threads = n;
   omp_set_num_threads(n);
   openblas_set_num_threads(n);
@@ -67,6 +71,7 @@ void ps_threads_set(int n) {
   PS_SET_FTZ_DAZ();
 #pragma omp parallel num_threads(n)
   PS_SET_FTZ_DAZ();
+  return PS_OK;
 }
 
 int ps_threads_get(void) { return g_threads > 0 ? g_threads : omp_get_max_threads(); }

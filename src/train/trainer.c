@@ -159,6 +159,7 @@ static ps_status train_step(trainer *T, ps_sampler *smp, int epoch, int it, floa
   ps_tape_reset(T->tape);
   int64_t shape[5] = {T->batch, T->channels, T->patch[0], T->patch[1], T->patch[2]};
   ps_tensor *x = ps_tape_wrap(T->tape, T->img, 5, shape);
+  if (!x) return ps_error_prefix(PS_ERR_NOMEM, "training batch: ");
   ps_tensor *outs[8];
   int n_outs = 0;
   st = ps_net_forward(T->net, T->tape, x, true, outs, &n_outs);
@@ -260,13 +261,13 @@ ps_status ps_train_run(const ps_train_job *job, ps_train_result *res) {
   FILE *logf = fopen(log_path, job->resume ? "a" : "w");
   if (logf) ps_log_set_file(logf);
   int threads = ps_json_int(job->config, "threads", 0);
-  ps_threads_set(threads);
   trainer T;
   memset(&T, 0, sizeof T);
   ps_val_result v;
   memset(&v, 0, sizeof v);
   v.mean_dice = NAN;
-  st = trainer_setup(&T, job);
+  st = ps_threads_set(threads);
+  if (!st) st = trainer_setup(&T, job);
   if (!st && job->resume && ps_path_exists(ckpt)) st = resume_from(&T, ckpt);
   if (st) goto done;
   {
@@ -290,7 +291,7 @@ ps_status ps_train_run(const ps_train_job *job, ps_train_result *res) {
     if (!smp) { st = PS_ERR_NOMEM; goto done; }
     double sum = 0;
     for (int it = 0; it < T.iters && !st; it++) {
-      double l;
+      double l = 0;
       st = train_step(&T, smp, epoch, it, lr, &l);
       sum += l;
     }

@@ -24,7 +24,8 @@ ps_status ps_net_predict_patches(void *ud, const float *patches, int b, float *p
   ps_tensor *x = ps_tape_wrap(P->tape, (float *)patches, 5, shape);
   ps_tensor *outs[8];
   int n_outs = 0;
-  ps_status st = ps_net_forward(P->net, P->tape, x, false, outs, &n_outs);
+  ps_status st = x ? ps_net_forward(P->net, P->tape, x, false, outs, &n_outs)
+                   : ps_error_prefix(PS_ERR_NOMEM, "validation patches: ");
   ps_tensor *p = st ? NULL : ps_softmax(P->tape, outs[0]);
   if (!st && !p) st = PS_ERR_RUNTIME;
   if (!st) memcpy(probs, p->data, (size_t)p->numel * sizeof(float));
