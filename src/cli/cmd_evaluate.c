@@ -71,16 +71,25 @@ static void csv_num(FILE *f, double x) { if (isfinite(x)) fprintf(f, ",%.17g", x
 int cmd_evaluate(int argc, char **argv) {
   const char *pred = NULL, *truth = NULL, *out = NULL, *labels = NULL;
   bool hd95 = false;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { usage(stdout); return 0; }
-    else if (!strcmp(argv[i], "--hd95")) hd95 = true;
-    else if (i + 1 < argc && !strcmp(argv[i], "--pred")) pred = argv[++i];
-    else if (i + 1 < argc && !strcmp(argv[i], "--truth")) truth = argv[++i];
-    else if (i + 1 < argc && !strcmp(argv[i], "--out")) out = argv[++i];
-    else if (i + 1 < argc && !strcmp(argv[i], "--labels")) labels = argv[++i];
-    else { fprintf(stderr, "proxyseg evaluate: unknown or incomplete option '%s'\n", argv[i]); usage(stderr); return 2; }
+  static const struct option opts[] = {{"pred", required_argument, 0, 'p'}, {"truth", required_argument, 0, 't'},
+                                       {"out", required_argument, 0, 'o'},  {"labels", required_argument, 0, 'l'},
+                                       {"hd95", no_argument, 0, 'H'},       {0, 0, 0, 0}};
+  int c, rc = 0;
+  optind = 1;
+  while ((c = ps_cli_getopt("evaluate", argc, argv, opts, usage, &rc)) != -1) {
+    if (c == PS_CLI_RETURN) return rc;
+    if (c == 'p') pred = optarg;
+    else if (c == 't') truth = optarg;
+    else if (c == 'o') out = optarg;
+    else if (c == 'l') labels = optarg;
+    else if (c == 'H') hd95 = true;
   }
-  if (!pred || !truth || !out) { usage(stderr); return 2; }
+  if ((rc = ps_cli_no_positional("evaluate", argc, argv))) return rc;
+  if (!pred || !truth || !out) {
+    fprintf(stderr, "proxyseg evaluate: --pred, --truth and --out are required\n");
+    usage(stderr);
+    return 2;
+  }
   bool sel[256] = {false}, fixed = labels != NULL;
   ps_status st = PS_OK;
   if (labels && (st = parse_labels(labels, sel)) != PS_OK) return ps_cli_fail("evaluate", st);

@@ -1,8 +1,6 @@
 /* proxyseg generate: write a synthetic MSD task (the built-in demo dataset). */
 #include "cli.h"
 #include "proxyseg/synth.h"
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 static void generate_usage(FILE *f) {
@@ -13,33 +11,40 @@ static void generate_usage(FILE *f) {
              "  --classes 3   adds a lesion inside the organ\n");
 }
 
-static int parse_int(const char *s, long lo, long hi, long *out) {
-  char *e;
-  long v = strtol(s, &e, 10);
-  if (!*s || *e || v < lo || v > hi) return 0;
-  *out = v;
-  return 1;
-}
-
 int cmd_generate(int argc, char **argv) {
   ps_synth_opts o;
   ps_synth_opts_default(&o);
   const char *out = NULL;
   long v;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) { generate_usage(stdout); return 0; }
-    if (!val) { fprintf(stderr, "proxyseg generate: %s needs a value\n", a); generate_usage(stderr); return 2; }
-    i++;
-    if (!strcmp(a, "--out")) out = val;
-    else if (!strcmp(a, "--cases") && parse_int(val, 1, 100000, &v)) o.cases = (int)v;
-    else if (!strcmp(a, "--size") && parse_int(val, 16, 512, &v)) o.size = (int)v;
-    else if (!strcmp(a, "--seed") && parse_int(val, 0, 0x7fffffffL, &v)) o.seed = (uint64_t)v;
-    else if (!strcmp(a, "--site") && (!strcmp(val, "a") || !strcmp(val, "b"))) o.site = val[0];
-    else if (!strcmp(a, "--classes") && parse_int(val, 2, 3, &v)) o.classes = (int)v;
-    else if (!strcmp(a, "--modality") && (!strcmp(val, "CT") || !strcmp(val, "MR") || !strcmp(val, "MRI"))) o.modality = val;
-    else { fprintf(stderr, "proxyseg generate: bad option or value: %s %s\n", a, val); generate_usage(stderr); return 2; }
+  static const struct option opts[] = {{"out", required_argument, 0, 'o'},     {"cases", required_argument, 0, 'n'},
+                                       {"size", required_argument, 0, 's'},    {"seed", required_argument, 0, 'S'},
+                                       {"site", required_argument, 0, 'a'},    {"classes", required_argument, 0, 'c'},
+                                       {"modality", required_argument, 0, 'm'}, {0, 0, 0, 0}};
+  int c, rc = 0;
+  optind = 1;
+  while ((c = ps_cli_getopt("generate", argc, argv, opts, generate_usage, &rc)) != -1) {
+    if (c == PS_CLI_RETURN) return rc;
+    bool ok = true;
+    switch (c) {
+    case 'o': out = optarg; break;
+    case 'n': if ((ok = ps_cli_int("generate", "cases", optarg, 1, 100000, &v))) o.cases = (int)v; break;
+    case 's': if ((ok = ps_cli_int("generate", "size", optarg, 16, 512, &v))) o.size = (int)v; break;
+    case 'S': if ((ok = ps_cli_int("generate", "seed", optarg, 0, 0x7fffffffL, &v))) o.seed = (uint64_t)v; break;
+    case 'c': if ((ok = ps_cli_int("generate", "classes", optarg, 2, 3, &v))) o.classes = (int)v; break;
+    case 'a':
+      ok = !strcmp(optarg, "a") || !strcmp(optarg, "b");
+      if (ok) o.site = optarg[0];
+      else fprintf(stderr, "proxyseg generate: --site '%s': expected a or b\n", optarg);
+      break;
+    case 'm':
+      ok = !strcmp(optarg, "CT") || !strcmp(optarg, "MR") || !strcmp(optarg, "MRI");
+      if (ok) o.modality = optarg;
+      else fprintf(stderr, "proxyseg generate: --modality '%s': expected CT or MR\n", optarg);
+      break;
+    }
+    if (!ok) return 2;
   }
+  if ((rc = ps_cli_no_positional("generate", argc, argv))) return rc;
   if (!out) { fprintf(stderr, "proxyseg generate: --out is required\n"); generate_usage(stderr); return 2; }
   double t0 = ps_now();
   ps_status st = ps_synth_generate(&o, out);

@@ -130,17 +130,23 @@ static int inspect_dataset(const char *dir) {
   return ok ? 0 : 3;
 }
 
+static void usage(FILE *f) {
+  fprintf(f, "usage: proxyseg inspect PATH\n\n"
+             "PATH a NIfTI file (.nii, .nii.gz): header, affine, orientation and intensity statistics.\n"
+             "PATH a dataset folder (MSD or nnU-Net v2): the dataset check report.\n"
+             "Prints JSON on stdout; exit 3 on bad data.\n");
+}
+
 int cmd_inspect(int argc, char **argv) {
-  if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-    printf("usage: proxyseg inspect PATH\n\n"
-           "PATH a NIfTI file (.nii, .nii.gz): header, affine, orientation and intensity statistics.\n"
-           "PATH a dataset folder (MSD or nnU-Net v2): the dataset check report.\n"
-           "Prints JSON on stdout; exit 3 on bad data.\n");
-    return 0;
-  }
-  if (argc != 2) {
-    fprintf(stderr, "usage: proxyseg inspect PATH\n");
+  int c, rc = 0;
+  optind = 1;
+  while ((c = ps_cli_getopt("inspect", argc, argv, NULL, usage, &rc)) != -1)
+    if (c == PS_CLI_RETURN) return rc;
+  if (argc - optind != 1) {
+    fprintf(stderr, "proxyseg inspect: expected one PATH\n");
+    usage(stderr);
     return 2;
   }
-  return ps_is_dir(argv[1]) ? inspect_dataset(argv[1]) : inspect_nifti(argv[1]);
+  const char *path = argv[optind];
+  return ps_is_dir(path) ? inspect_dataset(path) : inspect_nifti(path);
 }

@@ -8,7 +8,6 @@
 #include "proxyseg/preprocess.h"
 #include "proxyseg/train.h"
 #include <dirent.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,30 +60,39 @@ static ps_status predict_one(ps_net *net, const cJSON *cfg, const cJSON *plan, c
   return st;
 }
 
+static void usage(FILE *f) {
+  fprintf(f, "usage: proxyseg predict --model CKPT --input FILE|DIR --out DIR [--overlap 0.5] [--mirror]\n"
+             "  --model CKPT    a checkpoint.h5 (a study's best/checkpoint.h5, or train's)\n"
+             "  --input         a NIfTI file, or a folder of them; nnU-Net channel files CASE_0000, CASE_0001, ...\n"
+             "                  are one case\n"
+             "  --out DIR       one CASE.nii.gz label map per case, in the input's own geometry\n"
+             "  --overlap F     sliding-window overlap in [0, 0.95] (default 0.5)\n"
+             "  --mirror        test-time mirroring along every axis (8x slower)\n");
+}
+
 int cmd_predict(int argc, char **argv) {
   const char *model = NULL, *input = NULL, *out = NULL;
   double overlap = 0.5;
   bool mirror = false;
-  static struct option opts[] = {{"model", required_argument, 0, 'm'}, {"input", required_argument, 0, 'i'},
-                                 {"out", required_argument, 0, 'o'},   {"overlap", required_argument, 0, 'v'},
-                                 {"mirror", no_argument, 0, 'M'},      {"help", no_argument, 0, 'h'},
-                                 {0, 0, 0, 0}};
-  int c;
+  static const struct option opts[] = {{"model", required_argument, 0, 'm'}, {"input", required_argument, 0, 'i'},
+                                       {"out", required_argument, 0, 'o'},   {"overlap", required_argument, 0, 'O'},
+                                       {"mirror", no_argument, 0, 'M'},      {0, 0, 0, 0}};
+  int c, rc = 0;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+  while ((c = ps_cli_getopt("predict", argc, argv, opts, usage, &rc)) != -1) {
     switch (c) {
+    case PS_CLI_RETURN: return rc;
     case 'm': model = optarg; break;
     case 'i': input = optarg; break;
     case 'o': out = optarg; break;
-    case 'v': overlap = atof(optarg); break;
+    case 'O': if (!ps_cli_num("predict", "overlap", optarg, 0, 0.95, &overlap)) return 2; break;
     case 'M': mirror = true; break;
-    default:
-      fprintf(c == 'h' ? stdout : stderr, "usage: proxyseg predict --model CKPT --input FILE|DIR --out DIR [--overlap 0.5] [--mirror]\n");
-      return c == 'h' ? 0 : 2;
     }
   }
+  if ((rc = ps_cli_no_positional("predict", argc, argv))) return rc;
   if (!model || !input || !out) {
-    fprintf(stderr, "usage: proxyseg predict --model CKPT --input FILE|DIR --out DIR [--overlap 0.5] [--mirror]\n");
+    fprintf(stderr, "proxyseg predict: --model, --input and --out are required\n");
+    usage(stderr);
     return 2;
   }
   ps_net *net = NULL;

@@ -17,35 +17,41 @@ static void preprocess_usage(FILE *f) {
 
 int cmd_preprocess(int argc, char **argv) {
   const char *ds = NULL, *out = NULL;
-  int threads = 0;
+  long threads = 0;
+  static const struct option opts[] = {{"dataset", required_argument, 0, 'd'}, {"out", required_argument, 0, 'o'},
+                                       {"threads", required_argument, 0, 't'}, {"interp", required_argument, 0, 'i'},
+                                       {"spacing", required_argument, 0, 's'}, {0, 0, 0, 0}};
+  int c, rc = 0;
   cJSON *ov = cJSON_CreateObject();
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) { preprocess_usage(stdout); cJSON_Delete(ov); return 0; }
-    if (!val) { fprintf(stderr, "proxyseg preprocess: %s needs a value\n", a); preprocess_usage(stderr); cJSON_Delete(ov); return 2; }
-    i++;
-    char *end = NULL;
-    if (!strcmp(a, "--dataset")) ds = val;
-    else if (!strcmp(a, "--out")) out = val;
-    else if (!strcmp(a, "--threads") && (threads = (int)strtol(val, &end, 10), *val && !*end && threads >= 0)) {}
-    else if (!strcmp(a, "--interp") && (!strcmp(val, "1") || !strcmp(val, "3")))
-      cJSON_AddNumberToObject(ov, "interp_image", atoi(val));
-    else if (!strcmp(a, "--spacing")) {
+  optind = 1;
+  while (!rc && (c = ps_cli_getopt("preprocess", argc, argv, opts, preprocess_usage, &rc)) != -1) {
+    if (c == PS_CLI_RETURN) break;
+    if (c == 'd') ds = optarg;
+    else if (c == 'o') out = optarg;
+    else if (c == 't') rc = ps_cli_int("preprocess", "threads", optarg, 0, 4096, &threads) ? 0 : 2;
+    else if (c == 'i') {
+      if (!strcmp(optarg, "1") || !strcmp(optarg, "3")) cJSON_AddNumberToObject(ov, "interp_image", atoi(optarg));
+      else { fprintf(stderr, "proxyseg preprocess: --interp '%s': expected 1 or 3\n", optarg); rc = 2; }
+    } else if (c == 's') {
       double x, y, z;
       char tail;
-      if (sscanf(val, "%lf,%lf,%lf%c", &x, &y, &z, &tail) != 3 || !(x > 0 && y > 0 && z > 0)) {
-        fprintf(stderr, "proxyseg preprocess: --spacing wants three positive numbers x,y,z (mm), got '%s'\n", val);
-        cJSON_Delete(ov);
-        return 2;
+      if (sscanf(optarg, "%lf,%lf,%lf%c", &x, &y, &z, &tail) != 3 || !(x > 0 && y > 0 && z > 0)) {
+        fprintf(stderr, "proxyseg preprocess: --spacing wants three positive numbers x,y,z (mm), got '%s'\n", optarg);
+        rc = 2;
+      } else {
+        double zyx[3] = {z, y, x}; /* the plan stores (D, H, W) = (z, y, x) */
+        cJSON_AddItemToObject(ov, "target_spacing", cJSON_CreateDoubleArray(zyx, 3));
       }
-      double zyx[3] = {z, y, x}; /* the plan stores (D, H, W) = (z, y, x) */
-      cJSON_AddItemToObject(ov, "target_spacing", cJSON_CreateDoubleArray(zyx, 3));
-    } else { fprintf(stderr, "proxyseg preprocess: bad option or value: %s %s\n", a, val); preprocess_usage(stderr); cJSON_Delete(ov); return 2; }
+    }
+  }
+  if (c == PS_CLI_RETURN || rc || (rc = ps_cli_no_positional("preprocess", argc, argv))) {
+    cJSON_Delete(ov);
+    return rc;
   }
   if (!ds || !out) { fprintf(stderr, "proxyseg preprocess: --dataset and --out are required\n"); preprocess_usage(stderr); cJSON_Delete(ov); return 2; }
   double t0 = ps_now();
   int rebuilt = 0;
-  ps_status st = ps_cache_build_ex(ds, out, cJSON_GetArraySize(ov) ? ov : NULL, threads, &rebuilt);
+  ps_status st = ps_cache_build_ex(ds, out, cJSON_GetArraySize(ov) ? ov : NULL, (int)threads, &rebuilt);
   cJSON_Delete(ov);
   if (st) return ps_cli_fail("preprocess", st);
   if (rebuilt) ps_info("preprocess: cache written to %s (%.1f s)", out, ps_now() - t0);

@@ -3,7 +3,6 @@
 #include "cli.h"
 #include "proxyseg/proxy.h"
 #include "proxyseg/study.h"
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,28 +17,35 @@ int cmd_proxy_data(int argc, char **argv) {
   ps_proxy_data_opts_default(&o);
   o.method = NULL;
   bool sized = false;
-  static struct option opts[] = {{"dataset", required_argument, 0, 'd'}, {"fraction", required_argument, 0, 'f'},
-                                 {"count", required_argument, 0, 'n'},   {"method", required_argument, 0, 'm'},
-                                 {"keep", required_argument, 0, 'k'},    {"seed", required_argument, 0, 's'},
-                                 {"cache", required_argument, 0, 'C'},   {"out", required_argument, 0, 'o'},
-                                 {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
-  int c;
+  static const struct option opts[] = {{"dataset", required_argument, 0, 'd'}, {"fraction", required_argument, 0, 'f'},
+                                       {"count", required_argument, 0, 'n'},   {"method", required_argument, 0, 'm'},
+                                       {"keep", required_argument, 0, 'k'},    {"seed", required_argument, 0, 's'},
+                                       {"cache", required_argument, 0, 'C'},   {"out", required_argument, 0, 'o'},
+                                       {0, 0, 0, 0}};
+  int c, rc = 0;
+  long lv;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+  while ((c = ps_cli_getopt("proxy-data", argc, argv, opts, usage, &rc)) != -1) {
+    bool ok = true;
     switch (c) {
+    case PS_CLI_RETURN: return rc;
     case 'd': dataset = optarg; break;
-    case 'f': o.fraction = atof(optarg); sized = true; break;
-    case 'n': o.count = atoi(optarg); sized = true; break;
+    case 'f': ok = ps_cli_num("proxy-data", "fraction", optarg, 1e-9, 1, &o.fraction); sized = true; break;
+    case 'n': if ((ok = ps_cli_int("proxy-data", "count", optarg, 1, 1000000, &lv))) o.count = (int)lv; sized = true; break;
     case 'm': o.method = optarg; break;
     case 'k': o.keep = optarg; break;
-    case 's': o.seed = strtoull(optarg, NULL, 10); break;
+    case 's': if ((ok = ps_cli_int("proxy-data", "seed", optarg, 0, 0x7fffffffL, &lv))) o.seed = (uint64_t)lv; break;
     case 'C': cache = optarg; break;
     case 'o': out = optarg; break;
-    case 'h': usage(stdout); return 0;
-    default: usage(stderr); return 2;
     }
+    if (!ok) return 2;
   }
-  if (!dataset || !out || !o.method || !sized || !(o.fraction > 0 && o.fraction <= 1)) { usage(stderr); return 2; }
+  if ((rc = ps_cli_no_positional("proxy-data", argc, argv))) return rc;
+  if (!dataset || !out || !o.method || !sized) {
+    fprintf(stderr, "proxyseg proxy-data: --dataset, --out, --method and --fraction or --count are required\n");
+    usage(stderr);
+    return 2;
+  }
   char *cache_dir = NULL;
   if (cache) cache_dir = ps_strdup(cache);
   else {

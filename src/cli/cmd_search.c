@@ -4,7 +4,6 @@
 #include "proxyseg/study.h"
 #include "proxyseg/nn.h"
 #include "proxyseg/train.h"
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,25 +42,28 @@ int cmd_search(int argc, char **argv) {
   const char **sets = calloc((size_t)argc, sizeof *sets);
   cJSON *algo_opts = cJSON_CreateObject();
   int n_sets = 0;
-  static struct option opts[] = {
+  static const struct option opts[] = {
       {"dataset", required_argument, 0, 'd'}, {"space", required_argument, 0, 'S'},   {"study", required_argument, 0, 'o'},
       {"algo", required_argument, 0, 'a'},    {"trials", required_argument, 0, 'n'},  {"budget", required_argument, 0, 'b'},
       {"jobs", required_argument, 0, 'j'},    {"seed", required_argument, 0, 'e'},    {"pruner", required_argument, 0, 'p'},
       {"proxy-data", required_argument, 0, 'P'}, {"proxy-net", required_argument, 0, 'N'}, {"config", required_argument, 0, 'c'},
       {"set", required_argument, 0, 's'},     {"algo-opt", required_argument, 0, 'A'}, {"warm-start", required_argument, 0, 'w'},
-      {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+      {0, 0, 0, 0}};
   int c, rc = 0;
+  long lv;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+  while ((c = ps_cli_getopt("search", argc, argv, opts, usage, &rc)) != -1) {
+    bool ok = true;
     switch (c) {
+    case PS_CLI_RETURN: goto out;
     case 'd': dataset = optarg; break;
     case 'S': space_path = optarg; break;
     case 'o': study = optarg; break;
     case 'a': algo = optarg; break;
-    case 'n': trials = atoi(optarg); break;
-    case 'b': budget = atof(optarg); break;
-    case 'j': jobs = atoi(optarg); break;
-    case 'e': seed = atof(optarg); break;
+    case 'n': if ((ok = ps_cli_int("search", "trials", optarg, 1, 1000000, &lv))) trials = (int)lv; break;
+    case 'b': ok = ps_cli_num("search", "budget", optarg, 0, 1e12, &budget); break;
+    case 'j': if ((ok = ps_cli_int("search", "jobs", optarg, 1, 4096, &lv))) jobs = (int)lv; break;
+    case 'e': if ((ok = ps_cli_int("search", "seed", optarg, 0, 0x7fffffffL, &lv))) seed = (double)lv; break;
     case 'p': pruner = optarg; break;
     case 'P': proxy_data = optarg; break;
     case 'N': proxy_net = optarg; break;
@@ -70,17 +72,26 @@ int cmd_search(int argc, char **argv) {
     case 'w': warm = optarg; break;
     case 'A': {
       const char *eq = strchr(optarg, '=');
-      if (!eq) { usage(stderr); rc = 2; goto out; }
+      if (!eq || eq == optarg) {
+        fprintf(stderr, "proxyseg search: --algo-opt '%s': expected key=value\n", optarg);
+        ok = false;
+        break;
+      }
       char key[128];
       snprintf(key, sizeof key, "%.*s", (int)(eq - optarg), optarg);
       ps_json_set_from_string(algo_opts, key, eq + 1);
       break;
     }
-    case 'h': usage(stdout); goto out;
-    default: usage(stderr); rc = 2; goto out;
     }
+    if (!ok) { rc = 2; goto out; }
   }
-  if (!dataset || !space_path || !study || trials < 1 || jobs < 1) { usage(stderr); rc = 2; goto out; }
+  if ((rc = ps_cli_no_positional("search", argc, argv))) goto out;
+  if (!dataset || !space_path || !study) {
+    fprintf(stderr, "proxyseg search: --dataset, --space and --study are required\n");
+    usage(stderr);
+    rc = 2;
+    goto out;
+  }
   if (strcmp(pruner, "none") && strcmp(pruner, "median")) {
     fprintf(stderr, "proxyseg search: --pruner must be none or median\n");
     rc = 2;

@@ -2,19 +2,9 @@
  * report rebuilt from a study folder, and the built-in demo on a synthetic task. */
 #include "cli.h"
 #include "proxyseg/study.h"
-#include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* A non-negative decimal integer option value. */
-static bool ps_parse_int_arg(const char *s, int *out) {
-  char *end;
-  long v = strtol(s, &end, 10);
-  if (!*s || *end || v < 0 || v > 2147483647L) return false;
-  *out = (int)v;
-  return true;
-}
 
 static double num(const cJSON *v) { return cJSON_IsNumber(v) ? v->valuedouble : NAN; }
 
@@ -129,24 +119,29 @@ static void print_headline(const char *dir) {
   free(rp);
 }
 
+static void study_usage(FILE *f) {
+  fprintf(f, "usage: proxyseg study --config FILE --out DIR\n"
+             "  Runs proxy data -> proxy network -> search -> full-scale re-training -> report.\n"
+             "  Re-running the same command resumes. docs/study-folder.md describes the files it writes;\n"
+             "  README.md the config keys.\n");
+}
+
 int cmd_study(int argc, char **argv) {
   const char *config = NULL, *out = NULL;
-  static struct option opts[] = {{"config", required_argument, 0, 'c'}, {"out", required_argument, 0, 'o'},
-                                 {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-  int c;
+  static const struct option opts[] = {{"config", required_argument, 0, 'c'}, {"out", required_argument, 0, 'o'}, {0, 0, 0, 0}};
+  int c, rc = 0;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+  while ((c = ps_cli_getopt("study", argc, argv, opts, study_usage, &rc)) != -1) {
+    if (c == PS_CLI_RETURN) return rc;
     if (c == 'c') config = optarg;
     else if (c == 'o') out = optarg;
-    else {
-      FILE *f = c == 'h' ? stdout : stderr;
-      fprintf(f, "usage: proxyseg study --config FILE --out DIR\n"
-                 "  Runs proxy data -> proxy network -> search -> full-scale re-training -> report.\n"
-                 "  Re-running the same command resumes. See README.md for the config keys.\n");
-      return c == 'h' ? 0 : 2;
-    }
   }
-  if (!config || !out) { fprintf(stderr, "usage: proxyseg study --config FILE --out DIR\n"); return 2; }
+  if ((rc = ps_cli_no_positional("study", argc, argv))) return rc;
+  if (!config || !out) {
+    fprintf(stderr, "proxyseg study: --config and --out are required\n");
+    study_usage(stderr);
+    return 2;
+  }
   cJSON *cfg = NULL;
   ps_status st = ps_json_read(config, &cfg);
   if (!st && !cJSON_IsObject(cfg)) st = ps_error(PS_ERR_INVALID, "%s: the study config must be a JSON object", config);
@@ -159,15 +154,35 @@ int cmd_study(int argc, char **argv) {
   return 0;
 }
 
+static void report_usage(FILE *f) {
+  fprintf(f, "usage: proxyseg report --study DIR   (rebuilds report.json, report.html and trials.csv from the journal)\n");
+}
+
 int cmd_report(int argc, char **argv) {
-  if (argc != 3 || strcmp(argv[1], "--study")) {
-    fprintf(stderr, "usage: proxyseg report --study DIR   (rebuilds report.json and report.html from the journal)\n");
+  static const struct option opts[] = {{"study", required_argument, 0, 's'}, {0, 0, 0, 0}};
+  const char *study = NULL;
+  int c, rc = 0;
+  optind = 1;
+  while ((c = ps_cli_getopt("report", argc, argv, opts, report_usage, &rc)) != -1) {
+    if (c == PS_CLI_RETURN) return rc;
+    if (c == 's') study = optarg;
+  }
+  if ((rc = ps_cli_no_positional("report", argc, argv))) return rc;
+  if (!study) {
+    fprintf(stderr, "proxyseg report: --study is required\n");
+    report_usage(stderr);
     return 2;
   }
-  ps_status st = ps_study_report(argv[2], NULL);
+  ps_status st = ps_study_report(study, NULL);
   if (st) return ps_cli_fail("report", st);
-  print_headline(argv[2]);
+  print_headline(study);
   return 0;
+}
+
+static void demo_usage(FILE *f) {
+  fprintf(f, "usage: proxyseg demo [--quick] [--out DIR] [--seed K]\n"
+             "  Generates a synthetic task and runs a whole study on it (default out: demo/).\n"
+             "  --seed K: another synthetic task (seed K+1) and search (seed K); default 0.\n");
 }
 
 /* The demo study: small enough for the 2-core machine (about 10 minutes; --quick about 2). */
@@ -175,21 +190,21 @@ int cmd_demo(int argc, char **argv) {
   bool quick = false;
   const char *out = NULL;
   int seed = 0;
-  static struct option opts[] = {{"quick", no_argument, 0, 'q'}, {"out", required_argument, 0, 'o'},
-                                 {"seed", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-  int c;
+  static const struct option opts[] = {{"quick", no_argument, 0, 'Q'}, {"out", required_argument, 0, 'o'},
+                                       {"seed", required_argument, 0, 's'}, {0, 0, 0, 0}};
+  int c, rc = 0;
+  long lv;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    if (c == 'q') quick = true;
+  while ((c = ps_cli_getopt("demo", argc, argv, opts, demo_usage, &rc)) != -1) {
+    if (c == PS_CLI_RETURN) return rc;
+    if (c == 'Q') quick = true;
     else if (c == 'o') out = optarg;
-    else if (c == 's' && ps_parse_int_arg(optarg, &seed)) continue;
-    else {
-      fprintf(c == 'h' ? stdout : stderr, "usage: proxyseg demo [--quick] [--out DIR] [--seed K]\n"
-                                          "  Generates a synthetic task and runs a whole study on it (default out: demo/).\n"
-                                          "  --seed K: another synthetic task (seed K+1) and search (seed K); default 0.\n");
-      return c == 'h' ? 0 : 2;
+    else if (c == 's') {
+      if (!ps_cli_int("demo", "seed", optarg, 0, 0x7ffffffeL, &lv)) return 2;
+      seed = (int)lv;
     }
   }
+  if ((rc = ps_cli_no_positional("demo", argc, argv))) return rc;
   if (!out) out = quick ? "demo-quick" : "demo";
   /* Sized for the 2-core machine: --quick about 2 minutes, the full demo under
    * 10. The space varies the learning rate over three decades (it decides most

@@ -4,7 +4,6 @@
 #include "cli.h"
 #include "proxyseg/study.h"
 #include "proxyseg/train.h"
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,16 +27,16 @@ int cmd_train(int argc, char **argv) {
   bool resume = false, print_only = false;
   const char **sets = calloc((size_t)argc, sizeof *sets);
   int n_sets = 0;
-  static struct option opts[] = {{"dataset", required_argument, 0, 'd'}, {"out", required_argument, 0, 'o'},
-                                 {"config", required_argument, 0, 'c'},  {"set", required_argument, 0, 's'},
-                                 {"cache", required_argument, 0, 'C'},   {"resume", no_argument, 0, 'r'},
-                                 {"init", required_argument, 0, 'i'},    {"subset", required_argument, 0, 'S'},
-                                 {"print-config", no_argument, 0, 'p'},  {"help", no_argument, 0, 'h'},
-                                 {0, 0, 0, 0}};
-  int c;
+  static const struct option opts[] = {{"dataset", required_argument, 0, 'd'}, {"out", required_argument, 0, 'o'},
+                                       {"config", required_argument, 0, 'c'},  {"set", required_argument, 0, 's'},
+                                       {"cache", required_argument, 0, 'C'},   {"resume", no_argument, 0, 'r'},
+                                       {"init", required_argument, 0, 'i'},    {"subset", required_argument, 0, 'S'},
+                                       {"print-config", no_argument, 0, 'p'},  {0, 0, 0, 0}};
+  int c, rc = 0;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+  while ((c = ps_cli_getopt("train", argc, argv, opts, usage, &rc)) != -1) {
     switch (c) {
+    case PS_CLI_RETURN: free(sets); return rc;
     case 'd': dataset = optarg; break;
     case 'o': out = optarg; break;
     case 'c': config = optarg; break;
@@ -47,10 +46,9 @@ int cmd_train(int argc, char **argv) {
     case 'i': init = optarg; break;
     case 'S': subset = optarg; break;
     case 'p': print_only = true; break;
-    case 'h': usage(stdout); free(sets); return 0;
-    default: usage(stderr); free(sets); return 2;
     }
   }
+  if ((rc = ps_cli_no_positional("train", argc, argv))) { free(sets); return rc; }
   cJSON *cfg = NULL;
   ps_status st = ps_train_config_resolve(config, sets, n_sets, &cfg);
   free(sets);
@@ -62,7 +60,12 @@ int cmd_train(int argc, char **argv) {
     cJSON_Delete(cfg);
     return 0;
   }
-  if (!dataset || !out) { usage(stderr); cJSON_Delete(cfg); return 2; }
+  if (!dataset || !out) {
+    fprintf(stderr, "proxyseg train: --dataset and --out are required\n");
+    usage(stderr);
+    cJSON_Delete(cfg);
+    return 2;
+  }
   char *cache_dir = cache ? ps_strdup(cache) : ps_path_join(out, "preprocessed");
   ps_case *cases = NULL;
   int n = 0, n_classes = 0, *tr = NULL, *va = NULL, n_tr = 0, n_va = 0;
@@ -122,12 +125,22 @@ int cmd_train(int argc, char **argv) {
   return st ? ps_cli_fail("train", st) : 0;
 }
 
+static void trial_usage(FILE *f) {
+  fprintf(f, "usage: proxyseg trial-run --dir TRIAL_DIR   (internal: run by the search driver)\n");
+}
+
 int cmd_trial_run(int argc, char **argv) {
-  if (argc != 3 || strcmp(argv[1], "--dir")) {
-    fprintf(stderr, "usage: proxyseg trial-run --dir TRIAL_DIR (internal: run by the search driver)\n");
-    return 2;
+  static const struct option opts[] = {{"dir", required_argument, 0, 'd'}, {0, 0, 0, 0}};
+  const char *dir = NULL;
+  int c, rc = 0;
+  optind = 1;
+  while ((c = ps_cli_getopt("trial-run", argc, argv, opts, trial_usage, &rc)) != -1) {
+    if (c == PS_CLI_RETURN) return rc;
+    if (c == 'd') dir = optarg;
   }
-  ps_status st = ps_trial_child(argv[2]);
+  if ((rc = ps_cli_no_positional("trial-run", argc, argv))) return rc;
+  if (!dir) { trial_usage(stderr); return 2; }
+  ps_status st = ps_trial_child(dir);
   /* the outcome is in result.json; the exit code only tells the driver the child ran */
-  return st == PS_OK || st == PS_ERR_NONFINITE ? 0 : ps_status_exit_code(st);
+  return st == PS_OK || st == PS_ERR_NONFINITE ? 0 : ps_cli_fail("trial-run", st);
 }
