@@ -10,6 +10,11 @@
 extern "C" {
 #endif
 
+/* The largest volume (channels x voxels) we allocate: 2^31 floats = 8 GiB. A
+ * shape beyond it comes from a hostile header or an absurd target spacing;
+ * it is refused as bad data (exit 3), never handed to calloc. */
+#define PS_VOLUME_MAX_VOXELS ((int64_t)1 << 31)
+
 typedef struct {
   int64_t c, d, h, w;    /* channels; D = NIfTI k (z), H = j (y), W = i (x) */
   double spacing[3];     /* mm along D, H, W */

@@ -200,13 +200,22 @@ ps_status ps_read_file(const char *path, size_t max_bytes, char **data, size_t *
   *data = NULL;
   if (n) *n = 0;
   if (!max_bytes) max_bytes = (size_t)1 << 30;
-  FILE *f = fopen(path, "rb");
-  if (!f) return ps_error(PS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-  struct stat st;
-  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-    fclose(f);
-    return ps_error(PS_ERR_IO, "%s: not a regular file", path);
+  /* O_NONBLOCK: a FIFO given as input would block fopen until a writer came;
+   * opened this way it is refused below like any other non-regular file. */
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    /* missing, dangling or looping paths are the caller's input, not the disk */
+    int bad_input = errno == ENOENT || errno == ELOOP || errno == ENOTDIR || errno == ENAMETOOLONG;
+    return ps_error(bad_input ? PS_ERR_DATA : PS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
   }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return ps_error(PS_ERR_DATA, "%s: not a regular file", path);
+  }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  FILE *f = fdopen(fd, "rb");
+  if (!f) { close(fd); return ps_error(PS_ERR_IO, "%s: cannot open: %s", path, strerror(errno)); }
   if ((size_t)st.st_size > max_bytes) {
     fclose(f);
     return ps_error(PS_ERR_DATA, "%s: file is %lld bytes, more than the %zu allowed", path, (long long)st.st_size, max_bytes);

@@ -333,6 +333,23 @@ static ps_status open_nnunet(ps_dataset *d) {
   return st;
 }
 
+/* A case listed twice would land in the training split twice, or in both
+ * training and validation (validation leaking into training): refuse it. */
+static ps_status refuse_duplicates(const ps_dataset *d) {
+  for (int i = 0; i < d->n_cases; i++)
+    for (int j = i + 1; j < d->n_cases; j++) {
+      const char *why = !strcmp(d->cases[i].id, d->cases[j].id) ? "case id"
+                        : !strcmp(d->cases[i].label, d->cases[j].label) ? "label file"
+                                                                         : NULL;
+      if (why)
+        return ps_error(PS_ERR_DATA,
+                        "%s/dataset.json: training entries %d and %d have the same %s ('%s'); a case listed twice "
+                        "would leak between the training and validation splits",
+                        d->root, i, j, why, why[0] == 'c' ? d->cases[i].id : d->cases[i].label);
+    }
+  return PS_OK;
+}
+
 ps_status ps_dataset_open(const char *dir, ps_dataset **out) {
   if (!dir || !out) return ps_error(PS_ERR_INVALID, "ps_dataset_open: NULL argument");
   *out = NULL;
@@ -366,6 +383,7 @@ ps_status ps_dataset_open(const char *dir, ps_dataset **out) {
                     d->root);
     }
   }
+  if (st == PS_OK) st = refuse_duplicates(d);
   if (st != PS_OK) { ps_dataset_free(d); return st; }
   *out = d;
   return PS_OK;
@@ -464,10 +482,22 @@ static ps_status load_images(const ps_dataset *d, const ps_dataset_case *c, ps_v
   return st;
 }
 
+/* Training and test images must be finite: a NaN voxel would surface as a
+ * "diverged" training, blaming the hyper-parameters for bad data. */
+static ps_status refuse_nonfinite(const ps_dataset_case *c, ps_volume *img) {
+  int64_t n = img->c * img->d * img->h * img->w, bad = 0;
+  for (int64_t i = 0; i < n; i++) bad += !isfinite(img->data[i]);
+  if (!bad) return PS_OK;
+  ps_volume_free(img);
+  return ps_error(PS_ERR_DATA, "case %s: %s: %lld voxel value(s) are NaN or infinite; replace them (e.g. by the "
+                  "background value) before training", c->id, c->files[0], (long long)bad);
+}
+
 ps_status ps_dataset_load_test(const ps_dataset *d, int i, ps_volume *img, ps_nifti_info *info) {
   if (!d || !img || i < 0 || i >= d->n_test) return ps_error(PS_ERR_INVALID, "ps_dataset_load_test: bad argument");
   memset(img, 0, sizeof *img);
-  return load_images(d, &d->test[i], img, info);
+  ps_status st = load_images(d, &d->test[i], img, info);
+  return st ? st : refuse_nonfinite(&d->test[i], img);
 }
 
 ps_status ps_dataset_load_case(const ps_dataset *d, int i, ps_volume *img, ps_labelmap *lab, ps_nifti_info *info) {
@@ -476,6 +506,7 @@ ps_status ps_dataset_load_case(const ps_dataset *d, int i, ps_volume *img, ps_la
   if (lab) memset(lab, 0, sizeof *lab);
   const ps_dataset_case *c = &d->cases[i];
   ps_status st = load_images(d, c, img, info);
+  if (st == PS_OK) st = refuse_nonfinite(c, img);
   if (st != PS_OK || !lab) return st;
   st = ps_nifti_read_labels(c->label, lab, NULL);
   if (st != PS_OK) st = missing_as_data(st, c->id, c->label);

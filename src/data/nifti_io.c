@@ -107,12 +107,30 @@ done:
   return st;
 }
 
-static double spacing_of(const ps_nifti_hdr *h, int axis /* 1..3 */) {
+/* pixdim, or where it is unusable (non-finite, zero) the length of the
+ * affine's column, with a warning: the affine is checked to be regular. */
+static double spacing_of(const char *path, const ps_nifti_hdr *h, int axis /* 1..3 */) {
   double p = fabs(h->info.pixdim[axis]);
   if (isfinite(p) && p > 0) return p;
   double n = 0;
   for (int r = 0; r < 3; r++) n += h->affine[r][axis - 1] * h->affine[r][axis - 1];
-  return n > 0 ? sqrt(n) : 1.0;
+  double s = n > 0 ? sqrt(n) : 1.0;
+  ps_warn("%s: pixdim[%d] is %g; spacing %g mm taken from the affine", path, axis, h->info.pixdim[axis], s);
+  return s;
+}
+
+/* NaN or inf voxels are legal NIfTI (resampled images fill with NaN) but no
+ * training input: said here for every reader, refused by the dataset loader. */
+static void warn_nonfinite(const char *path, const ps_volume *v) {
+  int64_t n = v->c * v->d * v->h * v->w, bad = 0, first = -1;
+  for (int64_t i = 0; i < n; i++)
+    if (!isfinite(v->data[i])) {
+      if (first < 0) first = i;
+      bad++;
+    }
+  if (bad)
+    ps_warn("%s: %lld voxel value(s) are NaN or infinite (the first at voxel %lld)", path, (long long)bad,
+            (long long)first);
 }
 
 ps_status ps_nifti_read(const char *path, ps_volume *out, ps_nifti_info *info) {
@@ -140,9 +158,10 @@ ps_status ps_nifti_read(const char *path, ps_volume *out, ps_nifti_info *info) {
   }
   if (!direct) free(raw);
   if (st != PS_OK) { ps_volume_free(out); return st; }
-  out->spacing[0] = spacing_of(&h, 3);
-  out->spacing[1] = spacing_of(&h, 2);
-  out->spacing[2] = spacing_of(&h, 1);
+  warn_nonfinite(path, out);
+  out->spacing[0] = spacing_of(path, &h, 3);
+  out->spacing[1] = spacing_of(path, &h, 2);
+  out->spacing[2] = spacing_of(path, &h, 1);
   memcpy(out->affine, h.affine, sizeof out->affine);
   if (info) *info = h.info;
   return PS_OK;

@@ -217,7 +217,9 @@ ps_status ps_nifti_parse(const char *path, ps_nifti_hdr *h, int verify_stream) {
     }
   }
 
-  /* scaling: slope 0 or non-finite means "no scaling" (NIfTI spec, nibabel) */
+  /* scaling: slope 0 or NaN means "no scaling" (NIfTI spec; nibabel writes NaN
+   * for unscaled files); an infinite slope is not a convention: said aloud */
+  if (isinf(h->info.scl_slope)) ps_warn("%s: scl_slope is %g; read without scaling", path, (double)h->info.scl_slope);
   if (!isfinite(h->info.scl_slope) || h->info.scl_slope == 0) { h->info.scl_slope = 1; h->info.scl_inter = 0; }
   if (!isfinite(h->info.scl_inter)) h->info.scl_inter = 0;
 

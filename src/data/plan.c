@@ -163,6 +163,15 @@ ps_status ps_preprocess_case(const cJSON *plan_json, ps_volume *img, ps_labelmap
   int64_t cropped[3] = {img->d, img->h, img->w}, ns[3];
   double step[3];
   ps_resample_geometry(cropped, img->spacing, p.target_spacing, ns, step);
+  if ((double)ns[0] * (double)ns[1] * (double)ns[2] * (double)img->c > (double)PS_VOLUME_MAX_VOXELS) {
+    st = ps_error(PS_ERR_DATA,
+                  "resampling %lldx%lldx%lld voxels of spacing %g,%g,%g mm to the target spacing %g,%g,%g mm would "
+                  "give %.3g voxels, more than the %lld allowed: check the target spacing and the file's pixdim",
+                  (long long)cropped[0], (long long)cropped[1], (long long)cropped[2], img->spacing[0],
+                  img->spacing[1], img->spacing[2], p.target_spacing[0], p.target_spacing[1], p.target_spacing[2],
+                  (double)ns[0] * (double)ns[1] * (double)ns[2] * (double)img->c, (long long)PS_VOLUME_MAX_VOXELS);
+    goto fail;
+  }
   ps_volume rv;
   if ((st = ps_resample_volume(img, ns, step, p.interp_image, &rv))) goto fail;
   ps_volume_free(img);

@@ -10,7 +10,9 @@ void ps_resample_geometry(const int64_t shape[3], const double from[3], const do
                           int64_t new_shape[3], double step[3]) {
   for (int a = 0; a < 3; a++) {
     double n = round((double)shape[a] * from[a] / to[a]);
-    new_shape[a] = n < 1 ? 1 : (int64_t)n;
+    /* capped before the cast (a float->int overflow is undefined); the
+     * caller refuses a grid beyond PS_VOLUME_MAX_VOXELS */
+    new_shape[a] = !(n >= 1) ? 1 : n > (double)PS_VOLUME_MAX_VOXELS ? PS_VOLUME_MAX_VOXELS + 1 : (int64_t)n;
     step[a] = to[a] / from[a];
   }
 }

@@ -3,6 +3,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* c*d*h*w without overflow: -1 when the product is beyond PS_VOLUME_MAX_VOXELS
+ * (a shape from a hostile header or an absurd target spacing, not a volume). */
+static int64_t checked_voxels(int64_t c, int64_t d, int64_t h, int64_t w) {
+  int64_t f[4] = {c, d, h, w}, n = 1;
+  for (int i = 0; i < 4; i++) {
+    if (f[i] > PS_VOLUME_MAX_VOXELS / n) return -1;
+    n *= f[i];
+  }
+  return n;
+}
+
 static void identity(double a[4][4]) {
   memset(a, 0, 16 * sizeof(double));
   for (int i = 0; i < 4; i++) a[i][i] = 1;
@@ -11,7 +22,11 @@ static void identity(double a[4][4]) {
 ps_status ps_volume_alloc(ps_volume *v, int64_t c, int64_t d, int64_t h, int64_t w) {
   memset(v, 0, sizeof *v);
   if (c <= 0 || d <= 0 || h <= 0 || w <= 0) return ps_error(PS_ERR_INVALID, "volume of shape %lldx%lldx%lldx%lld", (long long)c, (long long)d, (long long)h, (long long)w);
-  size_t n = (size_t)(c * d * h * w);
+  int64_t nv = checked_voxels(c, d, h, w);
+  if (nv < 0)
+    return ps_error(PS_ERR_DATA, "a %lldx%lldx%lldx%lld volume is more than the %lld voxels allowed", (long long)c,
+                    (long long)d, (long long)h, (long long)w, (long long)PS_VOLUME_MAX_VOXELS);
+  size_t n = (size_t)nv;
   v->data = calloc(n, sizeof(float));
   if (!v->data) return ps_error(PS_ERR_NOMEM, "cannot allocate a %zu-voxel volume", n);
   v->c = c; v->d = d; v->h = h; v->w = w;
@@ -29,7 +44,11 @@ void ps_volume_free(ps_volume *v) {
 ps_status ps_labelmap_alloc(ps_labelmap *l, int64_t d, int64_t h, int64_t w) {
   memset(l, 0, sizeof *l);
   if (d <= 0 || h <= 0 || w <= 0) return ps_error(PS_ERR_INVALID, "label map of shape %lldx%lldx%lld", (long long)d, (long long)h, (long long)w);
-  size_t n = (size_t)(d * h * w);
+  int64_t nv = checked_voxels(1, d, h, w);
+  if (nv < 0)
+    return ps_error(PS_ERR_DATA, "a %lldx%lldx%lld label map is more than the %lld voxels allowed", (long long)d,
+                    (long long)h, (long long)w, (long long)PS_VOLUME_MAX_VOXELS);
+  size_t n = (size_t)nv;
   l->data = calloc(n, 1);
   if (!l->data) return ps_error(PS_ERR_NOMEM, "cannot allocate a %zu-voxel label map", n);
   l->d = d; l->h = h; l->w = w;
