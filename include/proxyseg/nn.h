@@ -1,6 +1,7 @@
 /* Trainable networks on top of the ops: optimisers over a parameter arena,
- * learning-rate schedules, the U-Net family built from a JSON architecture,
- * the proxy-network shrink function, and HDF5 checkpoints. */
+ * learning-rate schedules, models (one interface, ps_net, over the network
+ * families) built from a JSON architecture, the proxy-network shrink function,
+ * and HDF5 checkpoints. */
 #ifndef PROXYSEG_NN_H
 #define PROXYSEG_NN_H
 
@@ -55,7 +56,11 @@ void ps_lr_observe(ps_sched *s, double metric);
 cJSON *ps_sched_state(const ps_sched *s);
 ps_status ps_sched_load_state(ps_sched *s, const cJSON *state);
 
-/* ---- the U-Net family ----
+/* ---- models ----
+ * A ps_net is a network of any family behind one interface: build from an
+ * arch JSON, forward, loss, parameters, resolved arch JSON, MACs. The arch's
+ * "family" picks it: "unet" (the default) is described below.
+ * ---- the U-Net family ----
  * arch keys and defaults:
  *   stages 4, base_features 16, feature_multiplier 2, max_features 320,
  *   features [..] (per stage; default min(base*mult^s, max)),
@@ -79,9 +84,13 @@ typedef struct ps_net ps_net;
 ps_status ps_arch_resolve(const cJSON *arch, cJSON **out);
 ps_status ps_net_create(const cJSON *arch, int in_channels, int n_classes, uint64_t seed, ps_net **out);
 void ps_net_free(ps_net *n);
+const char *ps_net_family(const ps_net *n);   /* "unet", ... */
 const cJSON *ps_net_arch_resolved(const ps_net *n);
 ps_params *ps_net_params(ps_net *n);
 ps_params *ps_net_buffers(ps_net *n);   /* running stats (no grads); may hold 0 tensors */
+/* Architecture parameters of a search super-network (NULL for fixed networks):
+ * trained by their own optimiser, stored in checkpoints under /arch_params. */
+ps_params *ps_net_arch_params(ps_net *n);
 int ps_net_in_channels(const ps_net *n);
 int ps_net_n_classes(const ps_net *n);
 int ps_net_stages(const ps_net *n);
@@ -104,7 +113,7 @@ ps_tensor *ps_net_loss(ps_net *n, ps_tape *t, ps_tensor **outs, int n_outs, cons
 double ps_net_conv_macs(const ps_net *n, int64_t d, int64_t h, int64_t w);
 
 /* ---- proxy networks ----
- * The one function that turns an architecture into its proxy: features (and
+ * The one function that turns an architecture (any family) into its proxy. U-Net: features (and
  * base/max_features) scaled by width_factor and rounded (at least 2 channels),
  * depth_reduction stages removed from the bottom (at least 1 stage left), every
  * per-stage list truncated consistently. Input may be unresolved; output is resolved. */

@@ -1,6 +1,7 @@
 /* Network checkpoints in HDF5, written atomically, read back to resume training
  * (parameters, optimiser state, training state, RNG) or to predict (arch + parameters).
  *
+ * Any model family (ps_net): /arch holds its resolved arch JSON with "family".
  * Layout (readable with h5py; strings are fixed-length, read them as bytes and decode):
  *   /                          attrs: format = "proxyseg-checkpoint", version = 1 (int),
  *                                     in_channels, n_classes (int)
@@ -8,6 +9,7 @@
  *   /params/<name>             float32 dataset with the tensor's shape, e.g.
  *                              /params/enc0.conv0.weight [16, 1, 3, 3, 3] (PyTorch layout)
  *   /buffers/<name>            float32: batch-norm running_mean / running_var (may be empty)
+ *   /arch_params/<name>        float32: a search super-network's architecture logits (only then)
  *   /optim                     group (only with an optimiser), attrs: kind ("sgd"|"adam"|"adamw"),
  *                              step (int64, updates done), hparams (JSON string)
  *   /optim/<state>/<name>      float32 per parameter, same shape: momentum_buffer (sgd),
@@ -103,6 +105,8 @@ ps_status ps_checkpoint_save(const char *path, ps_net *net, ps_optim *opt, const
   ps_params *p = ps_net_params(net);
   if (r >= 0) r = write_arena(f, "params", p, ps_params_data(p));
   if (r >= 0) r = write_arena(f, "buffers", ps_net_buffers(net), ps_params_data(ps_net_buffers(net)));
+  ps_params *ap = ps_net_arch_params(net);
+  if (r >= 0 && ap) r = write_arena(f, "arch_params", ap, ps_params_data(ap));
   if (r >= 0 && opt) {
     if (ps_optim_params(opt) != p) r = -1;
     hid_t g = r < 0 ? -1 : H5Gcreate2(f, "optim", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -254,6 +258,8 @@ static ps_status open_ckpt(const char *path, hid_t *out) {
 static ps_status load_weights(hid_t f, const char *path, ps_net *net) {
   ps_status st = read_arena(f, path, "params", ps_net_params(net), ps_params_data(ps_net_params(net)));
   if (!st) st = read_arena(f, path, "buffers", ps_net_buffers(net), ps_params_data(ps_net_buffers(net)));
+  ps_params *ap = ps_net_arch_params(net);
+  if (!st && ap) st = read_arena(f, path, "arch_params", ap, ps_params_data(ap));
   return st;
 }
 

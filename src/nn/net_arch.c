@@ -9,7 +9,7 @@
 static const char *known_keys[] = {"stages", "base_features", "feature_multiplier", "max_features", "features",
                                    "convs_per_stage_encoder", "convs_per_stage_decoder", "kernel_sizes", "strides",
                                    "norm", "activation", "leaky_slope", "conv_bias", "norm_eps", "bn_momentum",
-                                   "downsample", "upsample", "residual", "deep_supervision", "name", NULL};
+                                   "downsample", "upsample", "residual", "deep_supervision", "name", "family", NULL};
 
 /* An int-or-list key: a single int fills all n entries, a list must have n. */
 static ps_status int_list(const cJSON *arch, const char *key, int n, int *out, int dflt_first, int dflt_rest) {
@@ -140,6 +140,7 @@ cJSON *ps_arch_to_json(const ps_arch_spec *s) {
   static const char *const ups[] = {"transposed_conv", "trilinear_conv"};
   int S = s->stages;
   cJSON *j = cJSON_CreateObject();
+  cJSON_AddStringToObject(j, "family", "unet");
   cJSON_AddNumberToObject(j, "stages", S);
   cJSON_AddNumberToObject(j, "base_features", s->base_features);
   cJSON_AddNumberToObject(j, "feature_multiplier", s->feature_multiplier);
@@ -166,7 +167,7 @@ cJSON *ps_arch_to_json(const ps_arch_spec *s) {
   return j;
 }
 
-ps_status ps_arch_resolve(const cJSON *arch, cJSON **out) {
+ps_status ps_unet_arch_resolve(const cJSON *arch, cJSON **out) {
   *out = NULL;
   ps_arch_spec s;
   ps_status st = ps_arch_parse(arch, &s);
@@ -174,3 +175,4 @@ ps_status ps_arch_resolve(const cJSON *arch, cJSON **out) {
   *out = ps_arch_to_json(&s);
   return *out ? PS_OK : ps_error(PS_ERR_NOMEM, "out of memory");
 }
+

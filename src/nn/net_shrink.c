@@ -8,7 +8,7 @@ static int scaled(int f, double w) {
   return v < 2 ? 2 : (int)v;   /* a 1-channel stage cannot normalise meaningfully */
 }
 
-ps_status ps_arch_shrink(const cJSON *arch, double width_factor, int depth_reduction, cJSON **out) {
+ps_status ps_unet_arch_shrink(const cJSON *arch, double width_factor, int depth_reduction, cJSON **out) {
   *out = NULL;
   if (!(width_factor > 0) || width_factor > 1e3)
     return ps_error(PS_ERR_INVALID, "arch shrink: width_factor %g must be positive", width_factor);

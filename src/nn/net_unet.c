@@ -19,15 +19,14 @@ typedef struct {
   ps_tensor *rm_t[PS_NET_MAX_CONVS], *rv_t[PS_NET_MAX_CONVS];
 } block;
 
-struct ps_net {
+typedef struct {
   ps_arch_spec a;
-  cJSON *resolved;
   int cin, ncls, n_heads;
-  ps_params *params, *buffers;
+  ps_params *params, *buffers;        /* owned by the ps_net */
   block enc[PS_NET_MAX_STAGES], dec[PS_NET_MAX_STAGES];
   ps_tensor *up_w[PS_NET_MAX_STAGES], *up_b[PS_NET_MAX_STAGES];
   ps_tensor *head_w[PS_NET_MAX_STAGES], *head_b[PS_NET_MAX_STAGES];
-};
+} unet;
 
 static ps_tensor *add5(ps_params *p, const char *name, int64_t a, int64_t b, const int k[3]) {
   int64_t sh[5] = {a, b, k[0], k[1], k[2]};
@@ -36,7 +35,7 @@ static ps_tensor *add5(ps_params *p, const char *name, int64_t a, int64_t b, con
 static ps_tensor *add1(ps_params *p, const char *name, int64_t n) { return ps_params_add(p, name, 1, &n); }
 
 /* Declare the parameters of a block of n convs cin→cout under prefix ("enc2"). */
-static ps_status declare_block(ps_net *net, block *bl, const char *prefix, int n, int cin, int cout, const int k[3],
+static ps_status declare_block(unet *net, block *bl, const char *prefix, int n, int cin, int cout, const int k[3],
                                const int first_stride[3]) {
   const ps_arch_spec *a = &net->a;
   char name[96];
@@ -79,7 +78,7 @@ static ps_status declare_block(ps_net *net, block *bl, const char *prefix, int n
   return PS_OK;
 }
 
-static ps_status build(ps_net *net) {
+static ps_status build(unet *net) {
   const ps_arch_spec *a = &net->a;
   const int S = a->stages;
   static const int ones[3] = {1, 1, 1};
@@ -126,47 +125,8 @@ static ps_status build(ps_net *net) {
   return PS_OK;
 }
 
-ps_status ps_net_create(const cJSON *arch, int in_channels, int n_classes, uint64_t seed, ps_net **out) {
-  *out = NULL;
-  if (in_channels < 1 || n_classes < 1 || n_classes > 255)
-    return ps_error(PS_ERR_INVALID, "network: in_channels %d / n_classes %d out of range", in_channels, n_classes);
-  ps_net *net = calloc(1, sizeof *net);
-  if (!net) return ps_error(PS_ERR_NOMEM, "out of memory");
-  ps_status st = ps_arch_parse(arch, &net->a);
-  if (st) { free(net); return st; }
-  net->cin = in_channels;
-  net->ncls = n_classes;
-  net->resolved = ps_arch_to_json(&net->a);
-  net->params = ps_params_create();
-  net->buffers = ps_params_create();
-  if (!net->resolved || !net->params || !net->buffers) { ps_net_free(net); return ps_error(PS_ERR_NOMEM, "out of memory"); }
-  if ((st = build(net))) {
-    ps_error_prefix(st, "network: ");
-    ps_net_free(net);
-    return st;
-  }
-  ps_net_init_params(net->params, net->buffers, net->a.leaky_slope, seed);
-  *out = net;
-  return PS_OK;
-}
-
-void ps_net_free(ps_net *n) {
-  if (!n) return;
-  cJSON_Delete(n->resolved);
-  ps_params_free(n->params);
-  ps_params_free(n->buffers);
-  free(n);
-}
-
-const cJSON *ps_net_arch_resolved(const ps_net *n) { return n->resolved; }
-ps_params *ps_net_params(ps_net *n) { return n->params; }
-ps_params *ps_net_buffers(ps_net *n) { return n->buffers; }
-int ps_net_in_channels(const ps_net *n) { return n->cin; }
-int ps_net_n_classes(const ps_net *n) { return n->ncls; }
-int ps_net_stages(const ps_net *n) { return n->a.stages; }
-int ps_net_max_outputs(const ps_net *n) { return n->n_heads; }
-
-int ps_net_patch_divisor(const ps_net *n, int axis) {
+static int unet_patch_divisor(const void *impl, int axis) {
+  const unet *n = impl;
   if (axis < 0 || axis > 2) return 1;
   int d = 1;
   for (int s = 0; s < n->a.stages; s++) d *= n->a.stride[s][axis];
@@ -174,7 +134,7 @@ int ps_net_patch_divisor(const ps_net *n, int axis) {
 }
 
 /* x [N, Cin, ...] → [N, Cout, ...] through conv→norm(→+shortcut)→act units. */
-static ps_tensor *run_block(const ps_net *net, ps_tape *t, const block *bl, ps_tensor *x, bool training) {
+static ps_tensor *run_block(const unet *net, ps_tape *t, const block *bl, ps_tensor *x, bool training) {
   const ps_arch_spec *a = &net->a;
   ps_tensor *in = x;
   for (int j = 0; j < bl->n && x; j++) {
@@ -200,24 +160,11 @@ static ps_tensor *run_block(const ps_net *net, ps_tape *t, const block *bl, ps_t
   return x;
 }
 
-ps_status ps_net_forward(ps_net *n, ps_tape *t, ps_tensor *x, bool training, ps_tensor **outs, int *n_outs) {
+/* x [N, Cin, D, H, W] (checked by the caller) → outs[0] [N, K, D, H, W] (+ deep-supervision heads) */
+static ps_status unet_forward(void *impl, ps_tape *t, ps_tensor *x, bool training, ps_tensor **outs, int *n_outs) {
+  unet *n = impl;
   const ps_arch_spec *a = &n->a;
   const int S = a->stages;
-  *n_outs = 0;
-  if (x->ndim != 5 || x->shape[1] != n->cin) {
-    char b[64];
-    return ps_error(PS_ERR_INVALID, "network: input %s must be [N, %d, D, H, W]", ps_shape_str(x, b, sizeof b), n->cin);
-  }
-  for (int ax = 0; ax < 3; ax++) {
-    int div = ps_net_patch_divisor(n, ax);
-    if (x->shape[2 + ax] % div != 0) {
-      char b[64];
-      return ps_error(PS_ERR_INVALID,
-                      "network: input %s: spatial size %lld along axis %d is not divisible by %d (the product of "
-                      "the strides); use a patch size that is a multiple of %d",
-                      ps_shape_str(x, b, sizeof b), (long long)x->shape[2 + ax], ax, div, div);
-    }
-  }
   ps_tensor *skips[PS_NET_MAX_STAGES];
   ps_tensor *h = x;
   for (int s = 0; s < S; s++) {
@@ -261,65 +208,8 @@ ps_status ps_net_forward(ps_net *n, ps_tape *t, ps_tensor *x, bool training, ps_
   return PS_OK;
 }
 
-void ps_net_ds_weights(int n_outs, double *w) {
-  double sum = 0;
-  for (int i = 0; i < n_outs; i++) {
-    w[i] = (n_outs > 1 && i == n_outs - 1) ? 0.0 : 1.0 / (double)(1 << i);
-    sum += w[i];
-  }
-  for (int i = 0; i < n_outs; i++) w[i] /= sum;
-}
-
-ps_tensor *ps_net_loss(ps_net *n, ps_tape *t, ps_tensor **outs, int n_outs, const uint8_t *labels,
-                       const ps_loss_params *lp) {
-  ps_loss_params dflt = ps_loss_params_default();
-  if (!lp) lp = &dflt;
-  if (n_outs < 1 || n_outs > PS_NET_MAX_STAGES) { ps_error(PS_ERR_INVALID, "network loss: %d outputs", n_outs); return NULL; }
-  if (outs[0]->ndim != 5 || outs[0]->shape[1] != n->ncls) {
-    ps_error(PS_ERR_INVALID, "network loss: outputs must be [N, %d, D, H, W]", n->ncls);
-    return NULL;
-  }
-  double w[PS_NET_MAX_STAGES];
-  ps_net_ds_weights(n_outs, w);
-  const int64_t N = outs[0]->shape[0], D = outs[0]->shape[2], H = outs[0]->shape[3], W = outs[0]->shape[4];
-  ps_tensor *total = NULL;
-  for (int i = 0; i < n_outs; i++) {
-    if (w[i] == 0) continue;
-    ps_tensor *o = outs[i];
-    const uint8_t *lab = labels;
-    if (i > 0) {
-      const int64_t d = o->shape[2], h = o->shape[3], ww = o->shape[4];
-      /* nearest-downsampled labels, made on the host (a round trip on device backends) */
-      ps_backend *be = ps_tape_backend(t);
-      const size_t full = (size_t)(N * D * H * W), low = (size_t)(N * d * h * ww);
-      const uint8_t *src = labels;
-      if (!be->host_memory) {
-        uint8_t *hl = ps_tape_alloc(t, full);
-        if (!hl || be->to_host(be, hl, labels, full) != PS_OK) return NULL;
-        src = hl;
-      }
-      uint8_t *l = ps_tape_alloc(t, low);
-      if (!l) return NULL;
-      for (int64_t b = 0; b < N; b++)
-        for (int64_t z = 0; z < d; z++)
-          for (int64_t y = 0; y < h; y++)
-            for (int64_t x = 0; x < ww; x++) {
-              int64_t sz = z * D / d, sy = y * H / h, sx = x * W / ww;
-              l[((b * d + z) * h + y) * ww + x] = src[((b * D + sz) * H + sy) * W + sx];
-            }
-      lab = be->host_memory ? l : ps_tape_upload(t, l, low);
-      if (!lab) return NULL;
-    }
-    ps_tensor *li = ps_dice_ce_loss(t, o, lab, lp);
-    if (li && n_outs > 1) li = ps_scale(t, li, (float)w[i]);
-    if (!li) return NULL;
-    total = total ? ps_add(t, total, li) : li;
-    if (!total) return NULL;
-  }
-  return total;
-}
-
-double ps_net_conv_macs(const ps_net *n, int64_t d, int64_t h, int64_t w) {
+static double unet_conv_macs(const void *impl, int64_t d, int64_t h, int64_t w) {
+  const unet *n = impl;
   const ps_arch_spec *a = &n->a;
   int64_t sz[PS_NET_MAX_STAGES][3];
   int64_t cur[3] = {d, h, w};
@@ -341,4 +231,29 @@ double ps_net_conv_macs(const ps_net *n, int64_t d, int64_t h, int64_t w) {
   }
   for (int i = 0; i < n->n_heads; i++) macs += (double)sz[i][0] * sz[i][1] * sz[i][2] * (double)n->head_w[i]->numel;
   return macs;
+}
+
+static int unet_max_outputs(const void *impl) { return ((const unet *)impl)->n_heads; }
+static int unet_stages(const void *impl) { return ((const unet *)impl)->a.stages; }
+static void unet_free(void *impl) { free(impl); }
+
+static const ps_model_vt unet_vt = {"unet", unet_forward, unet_patch_divisor, unet_max_outputs, unet_stages,
+                                    unet_conv_macs, unet_free};
+
+ps_status ps_unet_build(ps_net *net, const cJSON *arch, uint64_t seed) {
+  unet *u = calloc(1, sizeof *u);
+  if (!u) return ps_error(PS_ERR_NOMEM, "out of memory");
+  ps_status st = ps_arch_parse(arch, &u->a);
+  if (st) { free(u); return st; }
+  net->vt = &unet_vt;
+  net->impl = u;
+  u->cin = net->cin;
+  u->ncls = net->ncls;
+  u->params = net->params;
+  u->buffers = net->buffers;
+  net->resolved = ps_arch_to_json(&u->a);
+  if (!net->resolved) return ps_error(PS_ERR_NOMEM, "out of memory");
+  if ((st = build(u))) return st;
+  ps_net_init_params(net->params, net->buffers, u->a.leaky_slope, seed);
+  return PS_OK;
 }
