@@ -16,6 +16,7 @@ static const ps_command commands[] = {
     {"inspect", "describe a NIfTI file or check a dataset folder (JSON)", cmd_inspect, false},
     {"preprocess", "preprocess a dataset into the HDF5 case cache", cmd_preprocess, false},
     {"generate", "write a synthetic MSD task (demo dataset)", cmd_generate, false},
+    {"export", "hand a study to Optuna (JournalStorage log), a CSV, or nnU-Net", cmd_export, false},
     {"version", "print the version", cmd_version, false},
     {"trial-run", "run one trial of a search in this process", cmd_trial_run, true},
 };
