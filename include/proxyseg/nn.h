@@ -59,7 +59,8 @@ ps_status ps_sched_load_state(ps_sched *s, const cJSON *state);
 /* ---- models ----
  * A ps_net is a network of any family behind one interface: build from an
  * arch JSON, forward, loss, parameters, resolved arch JSON, MACs. The arch's
- * "family" picks it: "unet" (the default) is described below.
+ * "family" picks it: "unet" (the default) is described below, "cells" (NAS
+ * cell networks) after it.
  * ---- the U-Net family ----
  * arch keys and defaults:
  *   stages 4, base_features 16, feature_multiplier 2, max_features 320,
@@ -112,11 +113,59 @@ ps_tensor *ps_net_loss(ps_net *n, ps_tape *t, ps_tensor **outs, int n_outs, cons
  * (convs and transposed convs only); FLOPs = 2 * MACs. */
 double ps_net_conv_macs(const ps_net *n, int64_t d, int64_t h, int64_t w);
 
+/* ---- the "cells" family: SCNAS (Kim et al., MICCAI 2019) cell networks ----
+ * arch keys and defaults: family "cells", stem_features 16 (width at full
+ * resolution; level l has stem*2^l), levels 3 (down/up-samplings: 4*levels
+ * cells, 12 for 3), nodes 4 (intermediate nodes per cell), keep 2 (incoming
+ * edges per node a derived genotype keeps), leaky_slope 0.01, norm_eps 1e-5,
+ * sampling "pair" (Algorithm 1) | "all" (every op on every edge, DARTS-style;
+ * for comparisons), genotype (absent: the search super-network; present:
+ * the derived network). Cells: reduction, (encoder_normal, reduction) x
+ * (levels-1), an inter cell (encoder_normal structure), (expansion,
+ * decoder_normal) x levels; each decoder cell's previous-cell input is summed
+ * with the encoder output at its level. A cell: inputs 0, 1 (the two previous
+ * cells' outputs, LeakyReLU-Conv1³-IN to the cell width; strided from a finer
+ * level, trilinear-upsampled first from a coarser one), `nodes` nodes, node j
+ * summing ops on edges from inputs 0..j+1 (k+2 = node k), output the nodes'
+ * concatenation brought to the width by LeakyReLU-Conv1³-IN. Reduction cells'
+ * edges from the inputs stride 2 and double the width; expansion cells
+ * upsample their inputs and halve it. Ops (LeakyReLU-Conv-InstanceNorm):
+ * conv_3x3x3, dil_sep_conv_3x3x3_r{2,3,4} (depthwise dilated 3³ + pointwise),
+ * max_pool_3x3x3, avg_pool_3x3x3 (stride 1 or 2, pad 1), identity (stride 2:
+ * LeakyReLU-Conv1³/2-IN), zero. Genotype: {"reduction": [[{"from": i, "op":
+ * name}, ...] per node], "encoder_normal": ..., "expansion": ...,
+ * "decoder_normal": ...}. Super-network arch params: alpha.<cell type>
+ * [edges, 8] (ops in the order above), shared by all cells of a type. */
+/* Temperature and RNG of a super-network's training forwards: per cell type
+ * and edge z = softmax((alpha + Gumbel)/tau), a pair {o1, o2} drawn with
+ * q = (z_o1 + z_o2)/7, only those two ops computed, weighted z_o/(z_o1+z_o2)
+ * (gradients reach alpha through these weights). rng NULL, or an evaluation
+ * forward (training false): no noise, the two largest alpha. rng is borrowed. */
+ps_status ps_net_nas_set_sampling(ps_net *n, double tau, ps_rng *rng);
+/* The derived architecture: the search arch with a genotype in place of
+ * sampling. Rule (DARTS): per node keep the `keep` incoming edges whose best
+ * non-zero op has the largest softmax(alpha) weight; each kept edge gets that
+ * op (argmax over the ops except zero). Caller frees. */
+ps_status ps_net_nas_genotype(ps_net *n, cJSON **out);
+/* Algorithm 1's pieces, exposed for tests: z[n] = softmax((alpha+eps)/tau) with
+ * eps ~ Gumbel(0,1) from rng (rng NULL: eps = 0; eps[n] out may be NULL); the
+ * pair probabilities q[n(n-1)/2] in order (0,1), (0,2), ..., (n-2,n-1); one draw. */
+void ps_nas_gumbel_softmax(const float *alpha, int n, double tau, ps_rng *rng, double *eps, double *z);
+void ps_nas_pair_probs(const double *z, int n, double *q);
+void ps_nas_sample_pair(const double *z, int n, ps_rng *rng, int *o1, int *o2);
+/* Tape op: alpha [E, n] logits (grads accumulate), eps [E*n] host Gumbel noise or
+ * NULL, sel [E*n] 0/1 the ops each edge computes, emit [n] the ops with an output
+ * (all but zero) → [1, m]: for each edge in order, each selected emitting op o,
+ * w_o = exp(s_o) / sum_{k selected} exp(s_k) with s = (alpha + eps)/tau. */
+ps_tensor *ps_nas_edge_weights(ps_tape *t, ps_tensor *alpha, const double *eps, double tau, const uint8_t *sel,
+                               const uint8_t *emit);
+
 /* ---- proxy networks ----
  * The one function that turns an architecture (any family) into its proxy. U-Net: features (and
  * base/max_features) scaled by width_factor and rounded (at least 2 channels),
  * depth_reduction stages removed from the bottom (at least 1 stage left), every
- * per-stage list truncated consistently. Input may be unresolved; output is resolved. */
+ * per-stage list truncated consistently. Cells: stem_features scaled (at least 2),
+ * depth_reduction levels removed (at least 1 left). Input may be unresolved; output is resolved. */
 ps_status ps_arch_shrink(const cJSON *arch, double width_factor, int depth_reduction, cJSON **out);
 
 /* ---- checkpoints (HDF5, layout documented in src/nn/checkpoint.c and benchmarks/README.md) ----

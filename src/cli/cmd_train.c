@@ -10,7 +10,7 @@
 static void usage(FILE *f) {
   fprintf(f,
           "usage: proxyseg train --dataset DIR --out DIR [--config FILE] [--set key=value]... [--cache DIR]\n"
-          "                      [--resume] [--init CKPT] [--subset FILE.json]\n"
+          "                      [--resume] [--init CKPT] [--subset FILE.json] [--arch FILE.json]\n"
           "  --dataset DIR   MSD or nnU-Net v2 dataset folder (dataset.json, imagesTr, labelsTr)\n"
           "  --out DIR       output folder (metrics.json, log.txt, checkpoint.h5, config.json)\n"
           "  --config FILE   JSON config over the defaults; --set key=value overrides single keys\n"
@@ -18,20 +18,23 @@ static void usage(FILE *f) {
           "  --resume        continue from OUT/checkpoint.h5\n"
           "  --init CKPT     initialise the weights from a checkpoint (fine-tuning / warm start)\n"
           "  --subset FILE   train only on the cases kept in a proxy-data result (proxy/cases.json)\n"
+          "  --arch FILE     the network's arch JSON (e.g. a search's genotype.json), as --set net=...; later\n"
+          "                  --set net.KEY=... apply on top (net.stem_features=68: re-train wider)\n"
           "  --print-config  print the resolved config and exit\n\nconfig keys:\n%s",
           ps_train_config_doc());
 }
 
 int cmd_train(int argc, char **argv) {
-  const char *dataset = NULL, *out = NULL, *config = NULL, *cache = NULL, *init = NULL, *subset = NULL;
+  const char *dataset = NULL, *out = NULL, *config = NULL, *cache = NULL, *init = NULL, *subset = NULL, *arch = NULL;
   bool resume = false, print_only = false;
-  const char **sets = calloc((size_t)argc, sizeof *sets);
-  int n_sets = 0;
+  const char **sets = calloc((size_t)argc + 1, sizeof *sets);
+  int n_sets = 1; /* sets[0]: net=<--arch file>, before the user's sets */
   static const struct option opts[] = {{"dataset", required_argument, 0, 'd'}, {"out", required_argument, 0, 'o'},
                                        {"config", required_argument, 0, 'c'},  {"set", required_argument, 0, 's'},
                                        {"cache", required_argument, 0, 'C'},   {"resume", no_argument, 0, 'r'},
                                        {"init", required_argument, 0, 'i'},    {"subset", required_argument, 0, 'S'},
-                                       {"print-config", no_argument, 0, 'p'},  {0, 0, 0, 0}};
+                                       {"print-config", no_argument, 0, 'p'},  {"arch", required_argument, 0, 'a'},
+                                       {0, 0, 0, 0}};
   int c, rc = 0;
   optind = 1;
   while ((c = ps_cli_getopt("train", argc, argv, opts, usage, &rc)) != -1) {
@@ -46,11 +49,28 @@ int cmd_train(int argc, char **argv) {
     case 'i': init = optarg; break;
     case 'S': subset = optarg; break;
     case 'p': print_only = true; break;
+    case 'a': arch = optarg; break;
     }
   }
   if ((rc = ps_cli_no_positional("train", argc, argv))) { free(sets); return rc; }
-  cJSON *cfg = NULL;
-  ps_status st = ps_train_config_resolve(config, sets, n_sets, &cfg);
+  cJSON *cfg = NULL, *arch_json = NULL;
+  char *arch_set = NULL;
+  ps_status st = PS_OK;
+  if (arch && !(st = ps_json_read(arch, &arch_json)) && !cJSON_IsObject(arch_json))
+    st = ps_error(PS_ERR_INVALID, "%s: an arch must be a JSON object", arch);
+  if (arch && !st) {
+    char *js = cJSON_PrintUnformatted(arch_json);
+    arch_set = js ? malloc(strlen(js) + 5) : NULL;
+    if (arch_set) sprintf(arch_set, "net=%s", js);
+    free(js);
+    sets[0] = arch_set;
+  }
+  cJSON_Delete(arch_json);
+  if (!st) st = ps_train_config_resolve(config, arch_set ? sets : sets + 1, arch_set ? n_sets : n_sets - 1, &cfg);
+  if (!st && arch && (st = ps_arch_resolve(cJSON_GetObjectItemCaseSensitive(cfg, "net"), &arch_json)))
+    ps_error_prefix(st, "%s: ", arch);
+  cJSON_Delete(arch_json);
+  free(arch_set);
   free(sets);
   if (st) return ps_cli_fail("train", st);
   if (print_only) {

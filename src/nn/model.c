@@ -9,8 +9,8 @@
 /* The family named by "family" (default "unet"); an unknown one is an error naming it. */
 static ps_status family_of(const cJSON *arch, bool *cells) {
   const char *f = ps_json_str(arch, "family", "unet");
-  *cells = false;
-  if (strcmp(f, "unet")) return ps_error(PS_ERR_INVALID, "arch: 'family' = '%s' is not one of: unet", f);
+  *cells = !strcmp(f, "cells");
+  if (!*cells && strcmp(f, "unet")) return ps_error(PS_ERR_INVALID, "arch: 'family' = '%s' is not one of unet, cells", f);
   return PS_OK;
 }
 
@@ -19,8 +19,7 @@ ps_status ps_arch_resolve(const cJSON *arch, cJSON **out) {
   bool cells;
   ps_status st = family_of(arch, &cells);
   if (st) return st;
-  (void)cells;
-  return ps_unet_arch_resolve(arch, out);
+  return cells ? ps_cellnet_arch_resolve(arch, out) : ps_unet_arch_resolve(arch, out);
 }
 
 ps_status ps_arch_shrink(const cJSON *arch, double width_factor, int depth_reduction, cJSON **out) {
@@ -28,8 +27,8 @@ ps_status ps_arch_shrink(const cJSON *arch, double width_factor, int depth_reduc
   bool cells;
   ps_status st = family_of(arch, &cells);
   if (st) return st;
-  (void)cells;
-  return ps_unet_arch_shrink(arch, width_factor, depth_reduction, out);
+  return cells ? ps_cellnet_arch_shrink(arch, width_factor, depth_reduction, out)
+               : ps_unet_arch_shrink(arch, width_factor, depth_reduction, out);
 }
 
 ps_status ps_net_create(const cJSON *arch, int in_channels, int n_classes, uint64_t seed, ps_net **out) {
@@ -46,8 +45,7 @@ ps_status ps_net_create(const cJSON *arch, int in_channels, int n_classes, uint6
   net->params = ps_params_create();
   net->buffers = ps_params_create();
   if (!net->params || !net->buffers) st = ps_error(PS_ERR_NOMEM, "out of memory");
-  (void)cells;
-  if (!st) st = ps_unet_build(net, arch, seed);
+  if (!st) st = cells ? ps_cellnet_build(net, arch, seed) : ps_unet_build(net, arch, seed);
   if (st) {
     ps_error_prefix(st, "network: ");
     ps_net_free(net);

@@ -57,8 +57,11 @@ struct ps_net {
 
 /* The families' builders (called by ps_net_create with the arch's "family"). */
 ps_status ps_unet_build(ps_net *net, const cJSON *arch, uint64_t seed);
+ps_status ps_cellnet_build(ps_net *net, const cJSON *arch, uint64_t seed);
 /* The families' resolve and shrink (ps_arch_resolve / ps_arch_shrink dispatch). */
 ps_status ps_unet_arch_resolve(const cJSON *arch, cJSON **out);
+ps_status ps_cellnet_arch_resolve(const cJSON *arch, cJSON **out);
+ps_status ps_cellnet_arch_shrink(const cJSON *arch, double width_factor, int depth_reduction, cJSON **out);
 ps_status ps_unet_arch_shrink(const cJSON *arch, double width_factor, int depth_reduction, cJSON **out);
 
 /* Kaiming-normal init (nnU-Net's InitWeights_He) of every conv weight in the

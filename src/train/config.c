@@ -57,6 +57,7 @@ static const char *doc =
     "| loss.batch_dice / smooth / include_background / ignore_label | false / 1e-5 / false / -1 | Dice options |\n"
     "| fg_fraction | 0.33 | share of patches forced onto foreground |\n"
     "| net.* | 3 stages, 16 base features, x2, cap 320, 2+2 convs, k3, instance norm, leaky_relu 0.01, maxpool, transposed_conv | U-Net architecture |\n"
+    "| net.family | unet | unet, or cells: a NAS cell network (keys in include/proxyseg/nn.h; the U-Net defaults then do not apply) |\n"
     "| aug.preset | default | none or default (nnU-Net-like); aug.<op>.p/lo/hi override single ops |\n"
     "| val.folds / fold / cases | 5 / 0 / null | validation split (k-fold index, or a list of case ids) |\n"
     "| val.overlap / gaussian / mirror / every / batch | 0.5 / true / false / 2 / 2 | sliding-window validation |\n"
@@ -68,14 +69,37 @@ const char *ps_train_config_doc(void) { return doc; }
 
 cJSON *ps_train_config_defaults(void) { return cJSON_Parse(defaults_json); }
 
+/* The network family the file and the sets ask for (last one wins; NULL: the default U-Net). */
+static const char *net_family(const cJSON *user, const char *const *sets, int n_sets, char *buf, size_t cap) {
+  const char *fam = ps_json_str(user, "net.family", NULL);
+  if (fam) snprintf(buf, cap, "%s", fam);
+  for (int i = 0; i < n_sets; i++) {
+    if (!strncmp(sets[i], "net.family=", 11)) snprintf(buf, cap, "%s", sets[i] + 11), fam = buf;
+    else if (!strncmp(sets[i], "net=", 4)) {
+      cJSON *j = cJSON_Parse(sets[i] + 4);
+      const char *f = ps_json_str(j, "family", "unet");
+      snprintf(buf, cap, "%s", f);
+      fam = buf;
+      cJSON_Delete(j);
+    }
+  }
+  return fam ? buf : NULL;
+}
+
 ps_status ps_train_config_resolve(const char *file, const char *const *sets, int n_sets, cJSON **out) {
   *out = NULL;
   cJSON *cfg = ps_train_config_defaults();
   if (!cfg) return ps_error(PS_ERR_NOMEM, "out of memory");
+  cJSON *user = NULL;
   if (file) {
-    cJSON *user;
     ps_status st = ps_json_read(file, &user);
     if (st) { cJSON_Delete(cfg); return st; }
+  }
+  char fam[64];
+  /* another family's arch starts empty: the U-Net defaults are not its keys */
+  if (net_family(user, sets, n_sets, fam, sizeof fam) && strcmp(fam, "unet"))
+    cJSON_ReplaceItemInObjectCaseSensitive(cfg, "net", cJSON_CreateObject());
+  if (file) {
     if (!cJSON_IsObject(user)) {
       cJSON_Delete(user);
       cJSON_Delete(cfg);
