@@ -50,6 +50,14 @@ const char *ps_dataset_test_id(const ps_dataset *d, int i);
 int ps_dataset_n_test_files(const ps_dataset *d, int i);
 const char *ps_dataset_test_path(const ps_dataset *d, int i, int f);
 
+/* A folder of images without dataset.json (predict's input), its cases as test
+ * cases sorted by id: nnU-Net channel files CASE_0000, CASE_0001, ... (a case
+ * has a _0000 file) are one case with a file per channel; any other .nii or
+ * .nii.gz file is a case of its own holding every channel. Junk (._*, hidden)
+ * skipped. A case with a missing channel file or another channel count than
+ * n_channels is listed; loading it fails naming the case and file. */
+ps_status ps_dataset_open_images(const char *dir, int n_channels, ps_dataset **out);
+
 /* Load case i: img gets C channels (C = n_channels), lab the label map (lab may
  * be NULL to skip it), info the first image file's header (nullable). Checks
  * that channels and label agree in shape and affine (1e-3 relative) and that

@@ -14,8 +14,9 @@ extern "C" {
 #endif
 
 typedef struct {
-  int64_t tp, fp, fn, n_pred, n_ref;
+  int64_t tp, fp, fn, tn, n_pred, n_ref;
   double dice;            /* 2TP / (2TP + FP + FN); NaN when n_pred = n_ref = 0 */
+  double iou;             /* TP / (TP + FP + FN); NaN when n_pred = n_ref = 0 */
   double hd95;            /* mm; NaN when not computed or either mask is empty */
   double vol_pred_mm3, vol_ref_mm3;
 } ps_class_metrics;

@@ -17,7 +17,8 @@ static void usage(FILE *f) {
              "  --labels: classes to score (default: every non-zero label found).\n"
              "  Dice of a class absent from both is NaN (null) and excluded from means (nnU-Net);\n"
              "  HD95 (mm, 95th percentile of symmetric surface distances) is null when a mask is empty.\n"
-             "  Also writes FILE.csv (one row per case and class).\n");
+             "  Also writes FILE.csv (one row per case and class) and, in FILE's folder, nnU-Net v2's summary.json\n"
+             "  (metric_per_case, mean, foreground_mean; Dice, IoU, TP/FP/FN/TN, n_pred, n_ref; NaN as null).\n");
 }
 
 static bool is_nifti(const char *n) {
@@ -51,7 +52,7 @@ static ps_status list_nifti(const char *dir, char ***out, int *n) {
 
 static cJSON *num_or_null(double x) { return isfinite(x) ? cJSON_CreateNumber(x) : cJSON_CreateNull(); }
 
-typedef struct { char name[256]; ps_class_metrics m[256]; bool present[256]; } case_res;
+typedef struct { char name[256]; ps_class_metrics m[256]; bool present[256]; int64_t voxels; } case_res;
 
 static ps_status parse_labels(const char *s, bool *sel) {
   const char *p = s;
@@ -67,6 +68,76 @@ static ps_status parse_labels(const char *s, bool *sel) {
 }
 
 static void csv_num(FILE *f, double x) { if (isfinite(x)) fprintf(f, ",%.17g", x); else fputc(',', f); }
+
+/* nnU-Net v2's summary.json (nnunetv2/evaluation/evaluate_predictions.py):
+ * metric_per_case [{reference_file, prediction_file, metrics: {"1": {Dice, IoU,
+ * FP, TP, FN, TN, n_pred, n_ref}}}], mean (NaN-skipping mean over cases per
+ * label) and foreground_mean (mean of the labels' means). NaN is null. */
+static const char *nn_keys[] = {"Dice", "IoU", "FP", "TP", "FN", "TN", "n_pred", "n_ref"};
+enum { N_NN_KEYS = 8 };
+
+static double nn_metric(const ps_class_metrics *m, int k) {
+  switch (k) {
+  case 0: return m->dice;
+  case 1: return m->iou;
+  case 2: return (double)m->fp;
+  case 3: return (double)m->tp;
+  case 4: return (double)m->fn;
+  case 5: return (double)m->tn;
+  case 6: return (double)m->n_pred;
+  default: return (double)m->n_ref;
+  }
+}
+
+static cJSON *nnunet_summary(const case_res *res, int n, const bool *seen, const char *pred, const char *truth) {
+  cJSON *root = cJSON_CreateObject(), *per = cJSON_AddArrayToObject(root, "metric_per_case");
+  for (int c = 0; c < n; c++) {
+    cJSON *e = cJSON_CreateObject();
+    char *rp = ps_path_join(truth, res[c].name), *pp = ps_path_join(pred, res[c].name);
+    cJSON_AddStringToObject(e, "reference_file", rp ? rp : "");
+    cJSON_AddStringToObject(e, "prediction_file", pp ? pp : "");
+    free(rp); free(pp);
+    cJSON *ms = cJSON_AddObjectToObject(e, "metrics");
+    for (int l = 1; l < 256; l++) {
+      if (!seen[l]) continue;
+      char key[8];
+      snprintf(key, sizeof key, "%d", l);
+      cJSON *o = cJSON_AddObjectToObject(ms, key);
+      for (int k = 0; k < N_NN_KEYS; k++) cJSON_AddItemToObject(o, nn_keys[k], num_or_null(nn_metric(&res[c].m[l], k)));
+    }
+    cJSON_AddItemToArray(per, e);
+  }
+  cJSON *mean = cJSON_AddObjectToObject(root, "mean");
+  double fsum[N_NN_KEYS] = {0};
+  int n_lab = 0;
+  for (int l = 1; l < 256; l++) {
+    if (!seen[l]) continue;
+    char key[8];
+    snprintf(key, sizeof key, "%d", l);
+    cJSON *o = cJSON_AddObjectToObject(mean, key);
+    for (int k = 0; k < N_NN_KEYS; k++) {
+      double s = 0;
+      int cnt = 0;
+      for (int c = 0; c < n; c++) {
+        double v = nn_metric(&res[c].m[l], k);
+        if (isfinite(v)) { s += v; cnt++; }
+      }
+      double mv = cnt ? s / cnt : NAN; /* numpy's nanmean of all-NaN is NaN */
+      cJSON_AddItemToObject(o, nn_keys[k], num_or_null(mv));
+      fsum[k] += mv; /* np.mean over labels: one NaN label mean makes it NaN */
+    }
+    n_lab++;
+  }
+  cJSON *fm = cJSON_AddObjectToObject(root, "foreground_mean");
+  for (int k = 0; k < N_NN_KEYS; k++) cJSON_AddItemToObject(fm, nn_keys[k], num_or_null(n_lab ? fsum[k] / n_lab : NAN));
+  return root;
+}
+
+/* summary.json in the folder of `out` */
+static char *summary_path(const char *out) {
+  const char *slash = strrchr(out, '/');
+  return slash ? ps_strfmt("%.*s/summary.json", (int)(slash - out), out) : ps_strdup("summary.json");
+}
 
 int cmd_evaluate(int argc, char **argv) {
   const char *pred = NULL, *truth = NULL, *out = NULL, *labels = NULL;
@@ -89,6 +160,13 @@ int cmd_evaluate(int argc, char **argv) {
     fprintf(stderr, "proxyseg evaluate: --pred, --truth and --out are required\n");
     usage(stderr);
     return 2;
+  }
+  {
+    const char *b = strrchr(out, '/');
+    if (!strcmp(b ? b + 1 : out, "summary.json")) {
+      fprintf(stderr, "proxyseg evaluate: --out %s: summary.json is nnU-Net's file, written beside --out; choose another name\n", out);
+      return 2;
+    }
   }
   bool sel[256] = {false}, fixed = labels != NULL;
   ps_status st = PS_OK;
@@ -116,6 +194,7 @@ int cmd_evaluate(int argc, char **argv) {
           ps_warn("%s: spacing differs from the reference's; using the reference's", pp);
       bool here[256] = {false};
       size_t nv = (size_t)(lt.d * lt.h * lt.w);
+      res[c].voxels = (int64_t)nv;
       for (size_t i = 0; i < nv; i++) { here[lt.data[i]] = true; here[lp.data[i]] = true; }
       int cls[255], k = 0;
       for (int l = 1; l < 256; l++)
@@ -150,7 +229,8 @@ int cmd_evaluate(int argc, char **argv) {
         if (!seen[l]) continue;
         if (!res[c].present[l]) { /* absent from both files: empty-empty */
           memset(&res[c].m[l], 0, sizeof res[c].m[l]);
-          res[c].m[l].dice = NAN; res[c].m[l].hd95 = NAN;
+          res[c].m[l].dice = NAN; res[c].m[l].hd95 = NAN; res[c].m[l].iou = NAN;
+          res[c].m[l].tn = res[c].voxels;
         }
         const ps_class_metrics *m = &res[c].m[l];
         char key[8];
@@ -211,11 +291,19 @@ int cmd_evaluate(int argc, char **argv) {
     }
     free(csv);
   }
+  char *sum_path = summary_path(out);
+  if (st == PS_OK) { /* nnU-Net's summary.json beside them */
+    cJSON *sum = nnunet_summary(res, n, seen, pred, truth);
+    st = ps_json_write(sum_path, sum);
+    cJSON_Delete(sum);
+  }
   if (st == PS_OK && root) {
     const cJSON *fd = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "foreground_mean"), "dice");
-    ps_info("evaluate: %d cases, foreground mean Dice %s%.4f -> %s", n, cJSON_IsNumber(fd) ? "" : "(none) ", cJSON_IsNumber(fd) ? fd->valuedouble : 0.0, out);
+    ps_info("evaluate: %d cases, foreground mean Dice %s%.4f -> %s (and .csv, nnU-Net's %s)", n, cJSON_IsNumber(fd) ? "" : "(none) ",
+            cJSON_IsNumber(fd) ? fd->valuedouble : 0.0, out, sum_path);
   }
   cJSON_Delete(root);
+  free(sum_path);
   for (int i = 0; i < n; i++) free(names[i]);
   free(names);
   free(res);

@@ -389,6 +389,120 @@ ps_status ps_dataset_open(const char *dir, ps_dataset **out) {
   return PS_OK;
 }
 
+/* A file's case id and channel in an image folder: "CASE_0001.nii.gz" is
+ * channel 1 of CASE when CASE_0000 exists beside it (nnU-Net's naming);
+ * otherwise the whole stem is a case of its own (channel -1). */
+typedef struct { char *id, *file; int channel; } folder_entry;
+
+static int cmp_entry(const void *a, const void *b) {
+  const folder_entry *x = a, *y = b;
+  int c = strcmp(x->id, y->id);
+  return c ? c : x->channel - y->channel;
+}
+
+static int channel_suffix(const char *stem) {
+  size_t n = strlen(stem);
+  if (n < 6 || stem[n - 5] != '_') return -1;
+  for (size_t k = n - 4; k < n; k++) if (stem[k] < '0' || stem[k] > '9') return -1;
+  return atoi(stem + n - 4);
+}
+
+static void free_entries(folder_entry *v, int n) {
+  for (int i = 0; i < n; i++) { free(v[i].id); free(v[i].file); }
+  free(v);
+}
+
+static ps_status list_folder(const char *root, folder_entry **out, int *n_out) {
+  *out = NULL; *n_out = 0;
+  DIR *dp = opendir(root);
+  if (!dp) return ps_error(PS_ERR_DATA, "%s: cannot list: %s", root, strerror(errno));
+  folder_entry *v = NULL;
+  int n = 0, cap = 0;
+  ps_status st = PS_OK;
+  struct dirent *e;
+  while (st == PS_OK && (e = readdir(dp))) {
+    const char *b = e->d_name;
+    size_t bl = strlen(b);
+    if (is_junk(b) || b[0] == '.') continue;
+    if (!((bl > 7 && !strcmp(b + bl - 7, ".nii.gz")) || (bl > 4 && !strcmp(b + bl - 4, ".nii")))) continue;
+    if (n == cap) {
+      cap = cap ? 2 * cap : 64;
+      folder_entry *nv = realloc(v, (size_t)cap * sizeof *v);
+      if (!nv) { st = ps_error(PS_ERR_NOMEM, "out of memory"); break; }
+      v = nv;
+    }
+    v[n].id = strip_ending(b, NULL);
+    v[n].file = ps_path_join(root, b);
+    v[n].channel = -1;
+    if (!v[n].id || !v[n].file) st = ps_error(PS_ERR_NOMEM, "out of memory");
+    n++;
+  }
+  closedir(dp);
+  for (int i = 0; st == PS_OK && i < n; i++) { /* channel files: CASE_NNNN with a CASE_0000 beside them */
+    int ch = channel_suffix(v[i].id);
+    if (ch < 0) continue;
+    size_t l = strlen(v[i].id) - 5;
+    for (int j = 0; j < n; j++)
+      if (!strncmp(v[j].id, v[i].id, l) && !strcmp(v[j].id + l, "_0000")) { v[i].channel = ch; break; }
+  }
+  for (int i = 0; st == PS_OK && i < n; i++)
+    if (v[i].channel >= 0) v[i].id[strlen(v[i].id) - 5] = 0;
+  if (st != PS_OK) { free_entries(v, n); return st; }
+  if (n) qsort(v, (size_t)n, sizeof *v, cmp_entry);
+  *out = v;
+  *n_out = n;
+  return PS_OK;
+}
+
+ps_status ps_dataset_open_images(const char *dir, int n_channels, ps_dataset **out) {
+  if (!dir || !out || n_channels < 1) return ps_error(PS_ERR_INVALID, "ps_dataset_open_images: bad argument");
+  *out = NULL;
+  char resolved[PATH_MAX];
+  if (!realpath(dir, resolved)) return ps_error(PS_ERR_DATA, "%s: cannot open folder: %s", dir, strerror(errno));
+  folder_entry *v = NULL;
+  int n = 0;
+  ps_status st = list_folder(resolved, &v, &n);
+  if (st != PS_OK) return st;
+  if (n == 0) { free(v); return ps_error(PS_ERR_DATA, "%s: no .nii or .nii.gz files", dir); }
+  ps_dataset *d = calloc(1, sizeof *d);
+  if (d) {
+    d->root = ps_strdup(resolved);
+    d->name = ps_strdup(base_name(resolved));
+    d->format = ps_strdup("images");
+    d->n_channels = n_channels;
+    d->channels = calloc((size_t)n_channels, sizeof *d->channels);
+    d->num_training_declared = -1;
+    d->test = calloc((size_t)n, sizeof *d->test);
+  }
+  if (!d || !d->root || !d->name || !d->format || !d->channels || !d->test) st = ps_error(PS_ERR_NOMEM, "out of memory");
+  for (int i = 0; st == PS_OK && i < n;) {
+    int j = i;
+    while (j < n && !strcmp(v[j].id, v[i].id)) j++;
+    /* a case's files: one holding every channel, or channel files 0..k; a gap
+     * keeps the expected path, so loading names the missing file */
+    int n_files = v[i].channel < 0 ? j - i : v[j - 1].channel + 1;
+    if (v[i].channel >= 0 && n_files < n_channels) n_files = n_channels;
+    ps_dataset_case *c = &d->test[d->n_test++];
+    st = set_case(c, ps_strdup(v[i].id), n_files);
+    const char *ending = strstr(v[i].file + strlen(resolved), ".nii");
+    for (int f = 0; st == PS_OK && f < n_files; f++) {
+      int k = i;
+      while (k < j && v[i].channel >= 0 && v[k].channel != f) k++;
+      if (v[i].channel < 0) k = i + f;
+      c->files[f] = k < j ? ps_strdup(v[k].file) : ps_strfmt("%s/%s_%04d%s", resolved, v[i].id, f, ending);
+      if (!c->files[f]) st = ps_error(PS_ERR_NOMEM, "out of memory");
+    }
+    if (st == PS_OK && v[i].channel < 0 && j - i > 1)
+      st = ps_error(PS_ERR_DATA, "%s: case '%s' is both %s and %s; keep one", dir, v[i].id, base_name(v[i].file),
+                    base_name(v[i + 1].file));
+    i = j;
+  }
+  free_entries(v, n);
+  if (st != PS_OK) { ps_dataset_free(d); return st; }
+  *out = d;
+  return PS_OK;
+}
+
 const char *ps_dataset_format(const ps_dataset *d) { return d->format; }
 const char *ps_dataset_name(const ps_dataset *d) { return d->name; }
 const char *ps_dataset_root(const ps_dataset *d) { return d->root; }
@@ -435,7 +549,7 @@ int ps_affine_close(const double a[4][4], const double b[4][4], double rel) {
 /* A listed file that does not exist is bad data (exit 3), not an I/O failure. */
 static ps_status missing_as_data(ps_status st, const char *case_id, const char *file) {
   if (st == PS_ERR_IO && !ps_path_exists(file))
-    return ps_error(PS_ERR_DATA, "case %s: %s: listed in dataset.json but missing", case_id, file);
+    return ps_error(PS_ERR_DATA, "case %s: %s: missing", case_id, file);
   return ps_error_prefix(st, "case %s: ", case_id);
 }
 
@@ -446,12 +560,15 @@ static ps_status load_images(const ps_dataset *d, const ps_dataset_case *c, ps_v
     st = ps_nifti_read(c->files[0], img, info);
     if (st != PS_OK) return missing_as_data(st, c->id, c->files[0]);
     if (img->c != d->n_channels) {
-      st = ps_error(PS_ERR_DATA, "case %s: %s has %lld channels, dataset.json declares %d", c->id, c->files[0],
-                    (long long)img->c, d->n_channels);
+      st = ps_error(PS_ERR_DATA, "case %s: %s has %lld channels, %s %d", c->id, c->files[0], (long long)img->c,
+                    d->json ? "dataset.json declares" : "the model takes", d->n_channels);
       ps_volume_free(img);
     }
     return st;
   }
+  if (c->n_files != d->n_channels)
+    return ps_error(PS_ERR_DATA, "case %s: %d channel files (%s ...), %d expected", c->id, c->n_files, base_name(c->files[0]),
+                    d->n_channels);
   for (int f = 0; f < c->n_files; f++) {
     ps_volume v;
     st = ps_nifti_read(c->files[f], &v, f == 0 ? info : NULL);

@@ -178,8 +178,10 @@ ps_status ps_metrics_compute(const ps_labelmap *pred, const ps_labelmap *ref, co
     }
     ps_class_metrics *m = &out[c];
     m->tp = tp; m->fp = fp; m->fn = fn;
+    m->tn = (int64_t)nv - tp - fp - fn;
     m->n_pred = tp + fp; m->n_ref = tp + fn;
     m->dice = (tp + fp + fn) ? 2.0 * tp / (2.0 * tp + fp + fn) : NAN;
+    m->iou = (tp + fp + fn) ? (double)tp / (double)(tp + fp + fn) : NAN;
     m->vol_pred_mm3 = m->n_pred * vox;
     m->vol_ref_mm3 = m->n_ref * vox;
     m->hd95 = NAN;
