@@ -15,6 +15,20 @@ typedef struct {
   bool median;
 } prune_ctx;
 
+/* The pruner plugin's options are the job.json object itself (journal, phase,
+ * trial, pruner); it keeps no state of its own: the journal holds it. */
+static ps_status prune_create(const cJSON *job, ps_train_ctx *ctx, void **state) {
+  (void)ctx;
+  prune_ctx *c = calloc(1, sizeof *c);
+  if (!c) return ps_error(PS_ERR_NOMEM, "out of memory");
+  c->journal_path = ps_json_str(job, "journal", "");
+  c->phase = ps_json_str(job, "phase", "proxy");
+  c->number = ps_json_int(job, "trial", 0);
+  c->median = !strcmp(ps_json_str(job, "pruner", "none"), "median");
+  *state = c;
+  return PS_OK;
+}
+
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
@@ -23,10 +37,11 @@ static int cmp_double(const void *a, const void *b) {
 /* Median pruning (Optuna's MedianPruner): stop when this trial's score at an
  * epoch is below the median of finished trials' scores at the same epoch;
  * needs at least 3 finished trials with a value there. */
-static bool after_validation(void *ud, int epoch, double dice) {
+static ps_status prune_after_validation(void *ud, ps_train_ctx *ctx, double dice, bool *stop) {
   prune_ctx *c = ud;
+  int epoch = ctx->epoch;
   ps_journal *J = NULL;
-  if (ps_journal_open(c->journal_path, &J)) return true;
+  if (ps_journal_open(c->journal_path, &J)) return PS_OK; /* no journal (a lone trial): nothing to compare with */
   ps_journal_intermediate(J, c->number, epoch, dice);
   bool keep = true;
   if (c->median) {
@@ -51,8 +66,12 @@ static bool after_validation(void *ud, int epoch, double dice) {
     free(vals);
   }
   ps_journal_free(J);
-  return keep;
+  *stop = !keep;
+  return PS_OK;
 }
+
+static const ps_train_plugin prune_plugin = {
+    .name = "pruner", .create = prune_create, .after_validation = prune_after_validation, .destroy = free};
 
 static ps_status write_result(const char *dir, const char *state, double value, const ps_train_result *r,
                               const char *reason) {
@@ -106,8 +125,7 @@ ps_status ps_trial_child(const char *dir) {
   if (!st) st = ps_study_case_indices(cases, n, cJSON_GetObjectItemCaseSensitive(job, "val_cases"), &va, &n_va);
   if (!st) test_hold(dir, ps_json_int(job, "trial", -1));
   if (!st) {
-    prune_ctx pc = {ps_json_str(job, "journal", ""), ps_json_str(job, "phase", "proxy"), ps_json_int(job, "trial", 0),
-                    !strcmp(ps_json_str(job, "pruner", "none"), "median")};
+    ps_train_plugin_use plugins[] = {{&prune_plugin, job}};
     ps_train_job tj = {0};
     tj.config = cfg;
     tj.cases = cases;
@@ -119,8 +137,8 @@ ps_status ps_trial_child(const char *dir) {
     tj.out_dir = dir;
     tj.keep_checkpoint = ps_json_bool(job, "keep_checkpoint", false);
     tj.init_checkpoint = ps_json_str(job, "warm_start", NULL);
-    tj.hooks.ud = &pc;
-    tj.hooks.after_validation = after_validation;
+    tj.plugins = plugins;
+    tj.n_plugins = 1;
     tj.n_classes = n_classes;
     cJSON *plan = ps_train_read_plan(ps_json_str(job, "cache_dir", ""));
     tj.plan = plan;

@@ -1,7 +1,7 @@
 /* Training one configuration: the trial runner of every search. A config is a
  * JSON object whose every key has a documented default (ps_train_config_defaults);
  * a trial is (config, case subset, network) → validation score. One-shot search
- * methods plug in through the hooks (a policy per batch, a call per epoch). */
+ * methods (ASNG, Gumbel NAS) and the pruner are trainer plugins (below). */
 #ifndef PROXYSEG_TRAIN_H
 #define PROXYSEG_TRAIN_H
 
@@ -24,15 +24,94 @@ ps_status ps_train_config_validate(const cJSON *cfg);
 /* A markdown table of the keys, their defaults and meaning (for --help and docs). */
 const char *ps_train_config_doc(void);
 
+/* ---- trainer plugins ----
+ * A plugin sees the run through a context and is called at fixed points; every
+ * call returns ps_status (non-OK stops the run with that error). Plugins
+ * compose: they are called in list order. Per step:
+ *   ctx.policy = config's policy; before_step (each plugin; may change ctx.policy)
+ *   if a plugin has `step`: it does the weight update itself (at most one per run)
+ *   else: batch with ctx.policy → forward → backward → ps_train_ctx_apply_step
+ *   after_step (each plugin; ctx.loss_value holds the step's loss)
+ * ps_train_ctx_apply_step clips the gradients, then calls every plugin's
+ * before_optim_step (the hook where a data-parallel run all-reduces gradients;
+ * ctx.lookahead says whether the step is a look-ahead that will be undone),
+ * then steps the optimiser.
+ * After each validation: after_validation (set *stop to end the run: pruned).
+ * At each checkpoint: save_state (its JSON goes into the checkpoint's training
+ * state under "plugins"/<name>); on resume: load_state with it. At the end of a
+ * run that was not stopped by an error: result (writes the plugin's files into
+ * ctx.out_dir). destroy always. Any hook may be NULL. */
+typedef struct ps_train_ctx ps_train_ctx;
+struct ps_trainer_run;
+struct ps_train_ctx {
+  const cJSON *config;         /* resolved training config */
+  ps_net *net;
+  ps_optim *opt;
+  ps_tape *tape;
+  const ps_loss_params *loss;
+  /* The plugins' random stream: seeded from (seed, epoch) at each epoch start,
+   * so a run resumed at an epoch boundary draws what an uninterrupted one did. */
+  ps_rng *rng;
+  int epoch, iter, epochs, iters_per_epoch;
+  float lr;                    /* this epoch's learning rate */
+  int batch, channels, n_classes, patch[3];
+  ps_aug_policy policy;        /* this step's policy: before_step may change it */
+  float *img;                  /* [B, C, pd, ph, pw] the step's training batch (a step plugin may use it as scratch) */
+  uint8_t *lab;                /* [B, pd, ph, pw] */
+  double loss_value;           /* the step's training loss (set by the trainer or the step plugin) */
+  bool lookahead;              /* true while a plugin takes a step it will undo */
+  const char *out_dir;
+  struct ps_trainer_run *run;  /* the trainer's own (opaque) */
+};
+
+typedef struct ps_train_plugin {
+  const char *name;            /* key of its state in the checkpoint; unique within a run */
+  /* true: training patches come from 4/5 of the training cases, and
+   * ps_train_ctx_val_batch draws from the held-out 1/5 (every 5th case). */
+  bool needs_holdout;
+  ps_status (*create)(const cJSON *opts, ps_train_ctx *ctx, void **state);
+  ps_status (*before_step)(void *state, ps_train_ctx *ctx);
+  ps_status (*step)(void *state, ps_train_ctx *ctx);
+  ps_status (*before_optim_step)(void *state, ps_train_ctx *ctx);
+  ps_status (*after_step)(void *state, ps_train_ctx *ctx);
+  ps_status (*after_validation)(void *state, ps_train_ctx *ctx, double mean_dice, bool *stop);
+  ps_status (*save_state)(void *state, cJSON **out);      /* *out NULL: nothing to keep */
+  ps_status (*load_state)(void *state, const cJSON *in);  /* in NULL: the checkpoint had none */
+  ps_status (*result)(void *state, ps_train_ctx *ctx);
+  void (*destroy)(void *state);
+} ps_train_plugin;
+
 typedef struct {
-  void *ud;
-  /* Called before each training batch; may change the augmentation policy for it. */
-  void (*before_batch)(void *ud, int epoch, int iter, ps_aug_policy *policy);
-  /* Called after each training batch with its loss (one-shot methods' feedback). */
-  void (*after_batch)(void *ud, int epoch, int iter, double loss);
-  /* Called after each validation; return false to stop the trial (pruned). */
-  bool (*after_validation)(void *ud, int epoch, double mean_dice);
-} ps_train_hooks;
+  const ps_train_plugin *vt;
+  const cJSON *opts;           /* the plugin's options (may be NULL); borrowed for the run */
+} ps_train_plugin_use;
+
+/* The step's patches (the same cases and centres every call within one step)
+ * augmented with pol (NULL: none). img [B, C, pd, ph, pw], lab [B, pd, ph, pw].
+ * Calls with different policies use the same random numbers (paired draws). */
+ps_status ps_train_ctx_batch(ps_train_ctx *c, const ps_aug_policy *pol, float *img, uint8_t *lab);
+/* The next validation mini-batch from the held-out cases, not augmented
+ * (PS_ERR_INVALID unless a plugin of the run has needs_holdout). */
+ps_status ps_train_ctx_val_batch(ps_train_ctx *c, float *img, uint8_t *lab);
+/* Forward img [B, C, pd, ph, pw] and the loss against lab. backward: the
+ * parameter gradients ACCUMULATE (+=) the loss's gradient (zero them first
+ * yourself); otherwise no tape is kept and the net runs in inference mode.
+ * A non-finite loss is PS_ERR_NONFINITE ("diverged: ..."). */
+ps_status ps_train_ctx_loss(ps_train_ctx *c, const float *img, const uint8_t *lab, bool backward, double *loss);
+/* Clip, run the plugins' before_optim_step, step the optimiser at c->lr. */
+ps_status ps_train_ctx_apply_step(ps_train_ctx *c);
+
+/* ---- weight snapshots for look-ahead steps ----
+ * A copy of the network's parameters and buffers (norm statistics) and, when
+ * with_optim, the optimiser's state buffers (SGD momentum, Adam moments) and
+ * step count. Restoring a snapshot taken without the optimiser leaves the
+ * moments as the look-ahead steps left them (what the ASNG paper's code does:
+ * it restores the state_dict of the net only). */
+typedef struct ps_weight_snapshot ps_weight_snapshot;
+ps_status ps_weight_snapshot_take(ps_net *net, ps_optim *opt_or_null, ps_weight_snapshot **out);
+/* Copy back into the same net (and optimiser, if it was taken with one). */
+void ps_weight_snapshot_restore(const ps_weight_snapshot *s, ps_net *net, ps_optim *opt_or_null);
+void ps_weight_snapshot_free(ps_weight_snapshot *s);
 
 typedef struct {
   const cJSON *config;        /* resolved config */
@@ -46,7 +125,8 @@ typedef struct {
   bool resume;                /* continue from out_dir/checkpoint.h5 if present */
   bool keep_checkpoint;       /* leave checkpoint.h5 behind at the end */
   const char *init_checkpoint;/* warm start: initialise weights from this checkpoint (NULL: none) */
-  ps_train_hooks hooks;
+  const ps_train_plugin_use *plugins; /* called in this order (may be NULL) */
+  int n_plugins;
   int n_classes;
   const cJSON *plan;          /* preprocessing plan, stored in the checkpoint for `predict` (may be NULL) */
 } ps_train_job;

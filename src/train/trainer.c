@@ -1,9 +1,10 @@
 /* The trainer: one configuration, trained on a case subset and validated by
  * sliding window on whole validation cases. Writes an nnU-Net-style log,
  * metrics.json and checkpoint.h5; resumes from the checkpoint at an epoch
- * boundary (the sampler is re-seeded per epoch, so a resumed run draws the same
- * batches as an uninterrupted one). */
-#include "proxyseg/train.h"
+ * boundary (every step's patches come from a seed derived from (seed, epoch,
+ * step), so a resumed run draws the same batches as an uninterrupted one).
+ * Plugins are dispatched from train_ctx.c. */
+#include "trainer_internal.h"
 #include "proxyseg/augment.h"
 #include "proxyseg/infer.h"
 #include "proxyseg/nn.h"
@@ -70,24 +71,8 @@ static ps_loss_params loss_params(const cJSON *cfg) {
   return lp;
 }
 
-typedef struct {
-  const ps_train_job *job;
-  const cJSON *cfg;
-  ps_net *net;
-  ps_optim *opt;
-  ps_sched *sched;
-  ps_tape *tape;
-  ps_aug_policy policy;
-  ps_loss_params lp;
-  int patch[3], batch, iters, epochs, n_classes, channels;
-  float *img;
-  uint8_t *lab;
-  cJSON *hist_train, *hist_val, *hist_dice, *hist_lr, *hist_time;
-  int start_epoch;
-  double best_dice;
-} trainer;
-
 static void trainer_free(trainer *T) {
+  ps_trainer_plugins_destroy(T);
   ps_net_free(T->net);
   ps_optim_free(T->opt);
   ps_sched_free(T->sched);
@@ -150,37 +135,7 @@ static ps_status trainer_setup(trainer *T, const ps_train_job *job) {
   return PS_OK;
 }
 
-/* One optimisation step on one batch; returns the loss through *loss. */
-static ps_status train_step(trainer *T, ps_sampler *smp, int epoch, int it, float lr, double *loss) {
-  ps_aug_policy pol = T->policy;
-  if (T->job->hooks.before_batch) T->job->hooks.before_batch(T->job->hooks.ud, epoch, it, &pol);
-  ps_status st = ps_sampler_next(smp, &pol, T->img, T->lab);
-  if (st) return st;
-  ps_tape_reset(T->tape);
-  int64_t shape[5] = {T->batch, T->channels, T->patch[0], T->patch[1], T->patch[2]};
-  ps_tensor *x = ps_tape_wrap(T->tape, T->img, 5, shape);
-  if (!x) return ps_error_prefix(PS_ERR_NOMEM, "training batch: ");
-  ps_tensor *outs[8];
-  int n_outs = 0;
-  st = ps_net_forward(T->net, T->tape, x, true, outs, &n_outs);
-  if (st) return st;
-  ps_tensor *l = ps_net_loss(T->net, T->tape, outs, n_outs, T->lab, &T->lp);
-  if (!l) return PS_ERR_RUNTIME;
-  *loss = l->data[0];
-  if (!isfinite(*loss)) return ps_error(PS_ERR_NONFINITE, "diverged: the training loss is %g at epoch %d, iteration %d", *loss, epoch, it);
-  ps_params_zero_grad(ps_net_params(T->net));
-  st = ps_tape_backward(T->tape, l);
-  if (st) return st;
-  double clip = ps_json_num(T->cfg, "grad_clip", 12);
-  float norm = ps_clip_grad_norm(ps_net_params(T->net), (float)clip);
-  if (!isfinite(norm)) return ps_error(PS_ERR_NONFINITE, "diverged: the gradient norm is %g at epoch %d, iteration %d", norm, epoch, it);
-  st = ps_optim_step(T->opt, lr);
-  if (st == PS_ERR_NONFINITE) return ps_error(st, "diverged: non-finite gradient at epoch %d, iteration %d", epoch, it);
-  if (T->job->hooks.after_batch) T->job->hooks.after_batch(T->job->hooks.ud, epoch, it, *loss);
-  return st;
-}
-
-static cJSON *training_state(const trainer *T, int epoch) {
+static cJSON *training_state(trainer *T, int epoch) {
   cJSON *s = cJSON_CreateObject();
   cJSON_AddNumberToObject(s, "epoch", epoch);
   cJSON_AddNumberToObject(s, "best_dice", T->best_dice);
@@ -193,6 +148,11 @@ static cJSON *training_state(const trainer *T, int epoch) {
   /* what `proxyseg predict` needs besides the weights */
   cJSON_AddItemToObject(s, "config", cJSON_Duplicate(T->cfg, 1));
   if (T->job->plan) cJSON_AddItemToObject(s, "plan", cJSON_Duplicate(T->job->plan, 1));
+  if (T->n_plugins) {
+    cJSON *p = ps_trainer_plugins_save((trainer *)T);
+    if (!p) { cJSON_Delete(s); return NULL; }
+    cJSON_AddItemToObject(s, "plugins", p);
+  }
   return s;
 }
 
@@ -214,6 +174,7 @@ static ps_status resume_from(trainer *T, const char *ckpt) {
 #undef TAKE
   const cJSON *sch = cJSON_GetObjectItemCaseSensitive(state, "sched");
   if (sch) st = ps_sched_load_state(T->sched, sch);
+  if (!st) st = ps_trainer_plugins_load(T, cJSON_GetObjectItemCaseSensitive(state, "plugins"));
   cJSON_Delete(state);
   ps_info("resuming from %s at epoch %d", ckpt, T->start_epoch);
   return st;
@@ -268,6 +229,9 @@ ps_status ps_train_run(const ps_train_job *job, ps_train_result *res) {
   v.mean_dice = NAN;
   st = ps_threads_set(threads);
   if (!st) st = trainer_setup(&T, job);
+  T.fg_fraction = ps_json_num(job->config, "fg_fraction", 0.33);
+  if (!st) st = ps_trainer_split_holdout(&T);
+  if (!st) st = ps_trainer_plugins_create(&T);
   if (!st && job->resume && ps_path_exists(ckpt)) st = resume_from(&T, ckpt);
   if (st) goto done;
   {
@@ -277,25 +241,20 @@ ps_status ps_train_run(const ps_train_job *job, ps_train_result *res) {
     ps_info("training cases: %d, validation cases: %d, parameters: %zu, threads: %d", job->n_train, job->n_val,
             ps_params_numel(ps_net_params(T.net)), ps_threads_get());
   }
-  uint64_t seed = (uint64_t)ps_json_num(job->config, "seed", 0);
   int every = ps_json_int(job->config, "val.every", 2);
-  double fgf = ps_json_num(job->config, "fg_fraction", 0.33);
   for (int epoch = T.start_epoch; epoch < T.epochs; epoch++) {
     double te = ps_now();
     float lr = (float)ps_lr_at(T.sched, epoch);
     ps_info("%s", "");
     ps_info("Epoch %d", epoch);
     ps_info("Current learning rate: %.5g", lr);
-    ps_sampler *smp = ps_sampler_create(job->cases, job->n_cases, job->train_idx, job->n_train, T.patch, T.batch, fgf,
-                                        ps_seed_derive(seed, 1000 + (uint64_t)epoch));
-    if (!smp) { st = PS_ERR_NOMEM; goto done; }
+    st = ps_trainer_epoch_begin(&T, epoch, lr);
     double sum = 0;
     for (int it = 0; it < T.iters && !st; it++) {
       double l = 0;
-      st = train_step(&T, smp, epoch, it, lr, &l);
+      st = ps_trainer_step(&T, it, &l);
       sum += l;
     }
-    ps_sampler_free(smp);
     if (st) goto done;
     double train_loss = sum / T.iters;
     res->train_seconds += ps_now() - te;
@@ -303,7 +262,7 @@ ps_status ps_train_run(const ps_train_job *job, ps_train_result *res) {
     cJSON_AddItemToArray(T.hist_train, cJSON_CreateNumber(train_loss));
     cJSON_AddItemToArray(T.hist_lr, cJSON_CreateNumber(lr));
     ps_info("train_loss %.4f", train_loss);
-    bool last = epoch == T.epochs - 1;
+    bool last = epoch == T.epochs - 1, stop = false;
     if ((epoch + 1) % every == 0 || last) {
       double tv = ps_now();
       ps_val_result_free(&v);
@@ -322,6 +281,9 @@ ps_status ps_train_run(const ps_train_job *job, ps_train_result *res) {
         ps_info("Yayy! New best pseudo Dice: %.4f", v.mean_dice);
       }
       ps_lr_observe(T.sched, v.mean_dice);
+      /* before the checkpoint, so the plugins' saved state includes this call */
+      st = ps_trainer_after_validation(&T, v.mean_dice, &stop);
+      if (st) goto done;
     }
     double ep_s = ps_now() - te;
     cJSON_AddItemToArray(T.hist_time, cJSON_CreateNumber(ep_s));
@@ -330,12 +292,11 @@ ps_status ps_train_run(const ps_train_job *job, ps_train_result *res) {
     int ck_every = ps_json_int(job->config, "checkpoint_every", 1);
     if (ck_every > 0 && ((epoch + 1) % ck_every == 0 || last)) {
       cJSON *state = training_state(&T, epoch);
-      st = ps_checkpoint_save(ckpt, T.net, T.opt, state, NULL);
+      st = state ? ps_checkpoint_save(ckpt, T.net, T.opt, state, NULL) : PS_ERR_RUNTIME;
       cJSON_Delete(state);
       if (st) goto done;
     }
-    if (((epoch + 1) % every == 0 || last) && job->hooks.after_validation &&
-        !job->hooks.after_validation(job->hooks.ud, epoch, v.mean_dice)) {
+    if (stop) {
       ps_info("trial pruned after epoch %d (pseudo Dice %.4f)", epoch, v.mean_dice);
       res->pruned = true;
       break;
@@ -350,7 +311,8 @@ ps_status ps_train_run(const ps_train_job *job, ps_train_result *res) {
   res->class_dice = malloc((size_t)(v.n_fg ? v.n_fg : 1) * sizeof(double));
   if (res->class_dice) memcpy(res->class_dice, v.class_dice, (size_t)v.n_fg * sizeof(double));
   res->seconds = ps_now() - t0;
-  st = write_metrics(&T, job->out_dir, &v, res);
+  st = ps_trainer_plugins_result(&T);
+  if (!st) st = write_metrics(&T, job->out_dir, &v, res);
   if (!st && !job->keep_checkpoint) unlink(ckpt);
   ps_info("done: mean validation Dice %.4f in %.1f s", res->mean_dice, res->seconds);
 done:
