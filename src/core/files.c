@@ -2,7 +2,9 @@
  * file in the same folder, fsync, rename over the target, fsync the folder. A
  * crash leaves either the old file or the new one, never half of one. */
 #include "proxyseg/core.h"
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdarg.h>
@@ -88,14 +90,57 @@ static char *dir_of(const char *path) {
   return d;
 }
 
+/* This machine's name, part of every temp name: on a shared filesystem a pid
+ * says nothing about another host's processes. */
+static const char *host_tag(void) {
+  static char host[64];
+  if (!host[0] && gethostname(host, sizeof host - 1) != 0) strcpy(host, "host");
+  for (char *c = host; *c; c++)
+    if (*c == '.' || *c == '/') *c = '_';
+  return host;
+}
+
+/* Temp files of writers killed before their rename (a kill -9 left up to 4 MB
+ * partial checkpoints behind) are removed the first time this process writes
+ * into their folder: NAME.tmp.HOST.PID of this host whose PID is gone. */
+static void sweep_stale_temps(const char *dir) {
+  static char swept[32][256];
+  static int n_swept;
+  for (int i = 0; i < n_swept; i++)
+    if (!strcmp(swept[i], dir)) return;
+  if (n_swept < 32 && strlen(dir) < sizeof swept[0]) strcpy(swept[n_swept++], dir);
+  DIR *dp = opendir(dir);
+  if (!dp) return;
+  char tag[96];
+  snprintf(tag, sizeof tag, ".tmp.%s.", host_tag());
+  struct dirent *e;
+  while ((e = readdir(dp))) {
+    const char *t = strstr(e->d_name, tag);
+    if (!t) continue;
+    char *end;
+    long pid = strtol(t + strlen(tag), &end, 10);
+    if (*end || pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+    char *p = ps_path_join(dir, e->d_name);
+    if (p && unlink(p) == 0) ps_warn("removed %s, left by a writer that no longer runs", p);
+    free(p);
+  }
+  closedir(dp);
+}
+
 ps_status ps_atomic_open(const char *path, ps_atomic_file **out, FILE **fp) {
   *out = NULL;
   if (fp) *fp = NULL;
   ps_atomic_file *a = calloc(1, sizeof *a);
   if (!a) return ps_error(PS_ERR_NOMEM, "out of memory");
   a->path = ps_strdup(path);
-  a->tmp = ps_strfmt("%s.tmp.%ld", path, (long)getpid());
+  a->tmp = ps_strfmt("%s.tmp.%s.%ld", path, host_tag(), (long)getpid());
   if (!a->path || !a->tmp) { ps_atomic_abort(a); return ps_error(PS_ERR_NOMEM, "out of memory"); }
+  char *d = dir_of(path);
+  if (d) {
+#pragma omp critical(ps_sweep_stale_temps) /* writers run in parallel (preprocessing) */
+    sweep_stale_temps(d);
+  }
+  free(d);
   int fd = open(a->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd < 0) {
     ps_status st = ps_error(PS_ERR_IO, "%s: cannot create: %s", a->tmp, strerror(errno));

@@ -1,6 +1,8 @@
 /* Core: errors, JSON dotted keys, atomic writes, journal appends, RNG determinism. */
 #include "proxyseg/json.h"
 #include "testutil.h"
+#include <unistd.h>
+#include <sys/wait.h>
 #include <string.h>
 
 int main(void) {
@@ -47,6 +49,29 @@ int main(void) {
   CHECK(n == 12 && memcmp(data, "{\"a\": [1, 2,", 12) == 0, "abort changed the file");
   free(data);
   CHECK(ps_read_file(p, 4, &data, &n) == PS_ERR_DATA, "max_bytes guard");
+
+  /* a temp file of a killed writer (this host, pid gone) is removed by the next
+   * write into its folder; a live writer's and another host's are kept */
+  {
+    char *sd = ps_path_join(dir, "stale");
+    CHECK_OK(ps_mkdir_p(sd));
+    char host[64] = "host";
+    gethostname(host, sizeof host - 1);
+    for (char *c = host; *c; c++)
+      if (*c == '.' || *c == '/') *c = '_';
+    pid_t child = fork();
+    if (child == 0) _exit(0);
+    waitpid(child, NULL, 0); /* its pid is now free */
+    CHECK(ps_test_sh("touch %s/ck.h5.tmp.%s.%ld %s/ck.h5.tmp.%s.%ld %s/ck.h5.tmp.otherhost.%ld", sd, host, (long)child,
+                     sd, host, (long)getppid(), sd, (long)child) == 0, "touch");
+    char *q = ps_path_join(sd, "b.json");
+    CHECK_OK(ps_json_write(q, j));
+    CHECK(ps_test_sh("test ! -e %s/ck.h5.tmp.%s.%ld", sd, host, (long)child) == 0, "stale temp of a dead writer kept");
+    CHECK(ps_test_sh("test -e %s/ck.h5.tmp.%s.%ld", sd, host, (long)getppid()) == 0, "a live writer's temp removed");
+    CHECK(ps_test_sh("test -e %s/ck.h5.tmp.otherhost.%ld", sd, (long)child) == 0, "another host's temp removed");
+    free(q);
+    free(sd);
+  }
 
   /* journal append */
   char *jl = ps_path_join(dir, "j.jsonl");
