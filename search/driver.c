@@ -156,9 +156,11 @@ ps_status ps_search_phase(const ps_phase_opts *o) {
   const ps_algo_vtable *vt = ps_algo_find(o->algo);
   if (!vt) return ps_error(PS_ERR_INVALID, "unknown search algorithm '%s' (known: %s)", o->algo, ps_algo_names());
   int d = o->space->n;
+  ps_status st = ps_space_check(o->space, o->base_config);
+  if (st) return st;
   char *jpath = ps_path_join(o->study_dir, "journal.jsonl");
   ps_journal *J = NULL;
-  ps_status st = ps_journal_open(jpath, &J);
+  st = ps_journal_open(jpath, &J);
   free(jpath);
   if (st) return st;
   void *algo = NULL;

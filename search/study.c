@@ -7,6 +7,7 @@
  * of proxy and full models → report. Every phase is journaled, so re-running
  * the same command resumes where it stopped. */
 #include "proxyseg/study.h"
+#include "proxyseg/dataset.h"
 #include "proxyseg/nn.h"
 #include "proxyseg/synth.h"
 #include "proxyseg/train.h"
@@ -80,7 +81,15 @@ static ps_status ensure_dataset(cJSON *cfg, const char *out_dir, const char *key
                                 char **dir) {
   *dir = NULL;
   const char *given = ps_json_str(cfg, key, NULL);
-  if (given) { *dir = ps_strdup(given); return PS_OK; }
+  if (given) {
+    /* opened now, so a wrong path is an error before the search, not after it */
+    ps_dataset *d = NULL;
+    ps_status st = ps_dataset_open(given, &d);
+    ps_dataset_free(d);
+    if (st) return ps_error_prefix(st, "study config '%s'", key);
+    *dir = ps_strdup(given);
+    return PS_OK;
+  }
   const cJSON *gen = cJSON_GetObjectItemCaseSensitive(cfg, gen_key);
   if (!cJSON_IsObject(gen)) return PS_OK;
   ps_synth_opts o;
@@ -137,6 +146,11 @@ static ps_status stage_setup(study_run *S, const cJSON *user_cfg) {
   if (!st) st = side_config(S->cfg, "full_train", &S->full_cfg);
   if (!st) st = shrink_net(S->proxy_cfg, cJSON_GetObjectItemCaseSensitive(S->cfg, "proxy_net"));
   if (!st) st = ps_study_space(cJSON_GetObjectItemCaseSensitive(S->cfg, "space"), NULL, &S->space);
+  if (!st) st = ps_space_check(S->space, S->proxy_cfg);
+  /* datasets before study.json: a wrong path must not leave a study behind */
+  if (!st) st = ensure_dataset(S->cfg, S->out, "dataset", "generate", 'a', &S->dataset);
+  if (!st && !S->dataset) st = ps_error(PS_ERR_INVALID, "study config: give 'dataset' (a folder) or 'generate'");
+  if (!st) st = ensure_dataset(S->cfg, S->out, "external", "generate_external", 'b', &S->external);
   if (!st) {
     /* every default written out, the resolved sides too */
     cJSON_ReplaceItemInObject(S->cfg, "space", ps_space_to_json(S->space));
@@ -145,9 +159,6 @@ static ps_status stage_setup(study_run *S, const cJSON *user_cfg) {
     cJSON_AddItemToObject(resolved, "full_train", cJSON_Duplicate(S->full_cfg, 1));
     st = write_study_json(S->out, S->cfg);
   }
-  if (!st) st = ensure_dataset(S->cfg, S->out, "dataset", "generate", 'a', &S->dataset);
-  if (!st && !S->dataset) st = ps_error(PS_ERR_INVALID, "study config: give 'dataset' (a folder) or 'generate'");
-  if (!st) st = ensure_dataset(S->cfg, S->out, "external", "generate_external", 'b', &S->external);
   S->seed = (uint64_t)ps_json_num(S->cfg, "seed", 0);
   S->jobs = ps_json_int(S->cfg, "jobs", 1);
   S->R = ps_json_int(S->cfg, "retrain.replicates", 2);
@@ -250,7 +261,9 @@ static ps_status stage_compare(study_run *S) {
     cJSON *opts = cJSON_Duplicate(cmp, 1), *kept2 = NULL;
     if (!cJSON_GetObjectItemCaseSensitive(opts, "fraction"))
       ps_json_set(opts, "fraction", cJSON_CreateNumber(ps_json_num(S->cfg, "proxy_data.fraction", 0.5)));
-    ps_json_set(opts, "seed", cJSON_CreateNumber((double)(ps_seed_derive(S->seed, 1000 + (uint64_t)d) & 0x7fffffff)));
+    /* draws from compare_proxy_data.seed when given (it was silently ignored), else the study's seed */
+    uint64_t base = cJSON_GetObjectItemCaseSensitive(cmp, "seed") ? (uint64_t)ps_json_num(cmp, "seed", 0) : S->seed;
+    ps_json_set(opts, "seed", cJSON_CreateNumber((double)(ps_seed_derive(base, 1000 + (uint64_t)d) & 0x7fffffff)));
     char *file = ps_strfmt("%s/proxy/cases_compare_%d.json", S->out, d);
     char phase[24];
     snprintf(phase, sizeof phase, "compare_%d", d);

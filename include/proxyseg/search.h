@@ -43,6 +43,9 @@ cJSON *ps_space_value(const ps_space *s, int i, double x);
 double ps_space_unit(const ps_space *s, int i, const cJSON *value);
 /* Write every searched key of x into config (dotted keys). */
 ps_status ps_space_apply(const ps_space *s, const double *x, cJSON *config);
+/* Every param names a key of the training config `base` and each of its values
+ * (both ends, every choice) makes a valid config; PS_ERR_INVALID names it. */
+ps_status ps_space_check(const ps_space *s, const cJSON *base);
 
 /* ---- algorithms ---- */
 typedef struct ps_algo ps_algo;

@@ -21,6 +21,11 @@ cJSON *ps_train_config_defaults(void);
 ps_status ps_train_config_resolve(const char *file, const char *const *sets, int n_sets, cJSON **out);
 /* Check types and ranges of a resolved config; PS_ERR_INVALID names the key. */
 ps_status ps_train_config_validate(const cJSON *cfg);
+/* Every key at every depth known (fixed sections against the defaults, net and
+ * aug by their own parsers); PS_ERR_INVALID names the first unknown key. */
+ps_status ps_train_config_check_keys(const cJSON *cfg);
+/* The augmentation policy of a config: aug.preset, then aug.<op>.* overrides. */
+ps_status ps_train_policy_from_config(const cJSON *cfg, ps_aug_policy *pol);
 /* A markdown table of the keys, their defaults and meaning (for --help and docs). */
 const char *ps_train_config_doc(void);
 

@@ -114,6 +114,7 @@ int cmd_search(int argc, char **argv) {
     }
     if (!st) st = ps_space_load(space_path, &space);
     if (st && !ps_path_exists(space_path)) { /* not a file: a shipped space name */ cJSON *name = cJSON_CreateString(space_path); st = ps_study_space(name, NULL, &space); cJSON_Delete(name); }
+    if (!st) st = ps_space_check(space, cfg); /* before the study folder exists */
     if (!st) st = ps_mkdir_p(study);
     if (!st) {
       cJSON *sj = cJSON_CreateObject();

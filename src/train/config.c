@@ -186,5 +186,7 @@ ps_status ps_train_config_validate(const cJSON *cfg) {
     return ps_error(PS_ERR_INVALID, "config key 'patch': sizes must be numbers in [4, 512]");
   if (ps_json_num(cfg, "loss.ce", 0) + ps_json_num(cfg, "loss.dice", 0) <= 0)
     return ps_error(PS_ERR_INVALID, "config keys 'loss.ce' and 'loss.dice' are both 0");
-  return PS_OK;
+  /* 0 used to disable checkpoints silently */
+  if ((st = need_num(cfg, "checkpoint_every", 1, 1e6))) return st;
+  return ps_train_config_check_keys(cfg); /* config_keys.c */
 }

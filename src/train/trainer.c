@@ -31,19 +31,6 @@ void ps_train_result_free(ps_train_result *r) {
   r->class_dice = NULL;
 }
 
-static ps_status make_policy(const cJSON *cfg, ps_aug_policy *pol) {
-  const cJSON *aug = cJSON_GetObjectItemCaseSensitive(cfg, "aug");
-  const char *preset = ps_json_str(aug, "preset", "default");
-  if (!strcmp(preset, "none")) *pol = ps_aug_policy_none();
-  else if (!strcmp(preset, "default")) *pol = ps_aug_policy_default();
-  else return ps_error(PS_ERR_INVALID, "aug.preset '%s': expected none or default", preset);
-  cJSON *rest = cJSON_Duplicate(aug, 1);
-  cJSON_DeleteItemFromObjectCaseSensitive(rest, "preset");
-  ps_status st = ps_aug_policy_from_json(rest, pol);
-  cJSON_Delete(rest);
-  return st;
-}
-
 /* The schedule's config in nn.h's vocabulary, from the trainer's keys. */
 static cJSON *sched_config(const cJSON *cfg) {
   cJSON *s = cJSON_CreateObject();
@@ -100,7 +87,7 @@ static ps_status trainer_setup(trainer *T, const ps_train_job *job) {
   T->lp = loss_params(cfg);
   T->best_dice = -1;
   uint64_t seed = (uint64_t)ps_json_num(cfg, "seed", 0);
-  ps_status st = make_policy(cfg, &T->policy);
+  ps_status st = ps_train_policy_from_config(cfg, &T->policy);
   if (st) return st;
   st = ps_net_create(cJSON_GetObjectItemCaseSensitive(cfg, "net"), T->channels, T->n_classes, seed, &T->net);
   if (st) return st;

@@ -38,6 +38,30 @@ for bad in '{"retrain": {"count": 0}}|retrain.count. is 0' '{"retrain": {"count"
   echo "${bad%%|*}" > study_range.json
   expect 2 "${bad#*|}" -- "$exe" study --config study_range.json --out st_range
 done
+# keys at every depth (a typo used to train or search the default silently)
+for bad in '{"pruner": "xyz"}|.pruner. is "xyz", must be one of none.median' \
+           '{"proxy_net": {"widht": 0.5}}|unknown key .proxy_net.widht.' \
+           '{"generate_external": {"casez": 3}}|unknown key .generate_external.casez.' \
+           '{"train": {"optim": {"momentun": 0.9}}}|unknown config key .optim.momentun.'; do
+  echo "${bad%%|*}" > study_range.json
+  expect 2 "${bad#*|}" -- "$exe" study --config study_range.json --out st_range
+done
+echo '{"external": "no_such_dataset"}' > study_range.json
+expect 3 "study config 'external': no_such_dataset" -- "$exe" study --config study_range.json --out st_ext
+if [ -e st_ext/study.json ]; then fail=$((fail+1)); echo "FAIL: a wrong external path left study.json"; else pass=$((pass+1)); fi
+for kv in 'optim.momentun=0.9|unknown config key .optim.momentun.' 'aug.gama.p=0.5|aug.gama: unknown augmentation op' \
+          'net.stage=3|arch: unknown key .stage.' 'checkpoint_every=0|checkpoint_every. = 0 is outside' \
+          'val.foldz=3|unknown config key .val.foldz.'; do
+  expect 2 "${kv#*|}" -- "$exe" train --print-config --set "${kv%%|*}"
+done
+for key in no_such_key lr.sub aug.gama.p; do
+  echo "{\"params\": [{\"key\": \"$key\", \"type\": \"float\", \"low\": 0.1, \"high\": 0.5}]}" > typo_space.json
+  expect 2 "search space: param '$key'" -- "$exe" search --dataset ds --space typo_space.json --study s_typo --trials 1
+  if [ -e s_typo ]; then fail=$((fail+1)); echo "FAIL: a refused space ($key) left a study folder"; rm -rf s_typo; else pass=$((pass+1)); fi
+done
+echo '{"params": [{"key": "optimizer", "type": "categorical", "choices": ["adam", "lbfgs"]}]}' > typo_space.json
+expect 2 "param 'optimizer' = \"lbfgs\"" -- "$exe" search --dataset ds --space typo_space.json --study s_typo2 --trials 1
+if [ -e s_typo/journal.jsonl ] || [ -e s_typo2/journal.jsonl ]; then fail=$((fail+1)); echo "FAIL: a refused space left a journal"; else pass=$((pass+1)); fi
 if [ -e st_range/journal.jsonl ]; then fail=$((fail+1)); echo "FAIL: a refused study config left a journal"; else pass=$((pass+1)); fi
 head -c 377 /dev/urandom > fake.h5
 expect 3 "fake.h5" -- "$exe" predict --model fake.h5 --input ds/imagesTr --out pred
