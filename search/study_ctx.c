@@ -1,6 +1,7 @@
 /* Study context: preprocess + load cases once, fix the validation split, pick
  * the proxy data subset among the training cases (never the validation ones). */
 #include "proxyseg/study.h"
+#include "proxyseg/dataset.h"
 #include "proxyseg/proxy.h"
 #include "proxyseg/train.h"
 #include <stdlib.h>
@@ -16,8 +17,12 @@ ps_status ps_study_ctx_open(const char *dataset_dir, const char *study_dir, cons
   ps_status st = ps_study_load_cases(dataset_dir, c->cache_dir, ps_json_int(train_cfg, "threads", 0), &c->cases, &c->n,
                                      &c->n_classes);
   if (st) return st;
-  int *tr, *va, n_tr, n_va;
-  st = ps_train_split(train_cfg, c->cases, c->n, &tr, &n_tr, &va, &n_va);
+  int *tr = NULL, *va = NULL, n_tr, n_va;
+  /* nnU-Net's splits_final.json, when the dataset has one, is the split */
+  cJSON *cfg = cJSON_Duplicate(train_cfg, 1);
+  if (dataset_dir) st = ps_dataset_apply_splits(dataset_dir, cfg);
+  if (!st) st = ps_train_split(cfg, c->cases, c->n, &tr, &n_tr, &va, &n_va);
+  cJSON_Delete(cfg);
   if (!st) {
     c->train_ids = cJSON_CreateArray();
     c->val_ids = cJSON_CreateArray();

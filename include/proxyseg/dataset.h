@@ -16,8 +16,25 @@ extern "C" {
 
 typedef struct ps_dataset ps_dataset;
 
+/* ---- nnU-Net conventions (dataset_nnunet.c) ---- */
+/* The folder a dataset argument names: an existing path as given; an nnU-Net
+ * id ("4", "004", "Dataset004", "Dataset004_Hippocampus") as the matching
+ * DatasetNNN_* folder under $nnUNet_raw (PS_ERR_DATA naming the id, the
+ * variable and what was missing or ambiguous). *out malloc'd. */
+ps_status ps_dataset_resolve(const char *spec, char **out);
+/* nnU-Net's splits_final.json for a dataset: DIR/splits_final.json, else
+ * $nnUNet_preprocessed/<DIR's name>/splits_final.json; *path NULL if neither. */
+ps_status ps_dataset_splits_file(const char *spec, char **path);
+/* The "val" case ids of one fold of a splits_final.json (a JSON array; caller frees). */
+ps_status ps_dataset_split_fold(const char *splits_path, int fold, cJSON **val_ids);
+/* When the dataset has a splits_final.json and train_cfg names no val.cases:
+ * val.cases = fold val.fold's "val" list (logged), so that proxyseg validates
+ * on the cases nnU-Net would. */
+ps_status ps_dataset_apply_splits(const char *spec, cJSON *train_cfg);
+
 /* Parse dir/dataset.json and list the cases (files need not all exist yet:
- * ps_dataset_check reports missing ones, ps_dataset_load_case fails on them). */
+ * ps_dataset_check reports missing ones, ps_dataset_load_case fails on them).
+ * dir may be an nnU-Net dataset id (ps_dataset_resolve). */
 ps_status ps_dataset_open(const char *dir, ps_dataset **out);
 void ps_dataset_free(ps_dataset *d); /* NULL ok */
 

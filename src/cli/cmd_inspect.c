@@ -133,7 +133,8 @@ static int inspect_dataset(const char *dir) {
 static void usage(FILE *f) {
   fprintf(f, "usage: proxyseg inspect PATH\n\n"
              "PATH a NIfTI file (.nii, .nii.gz): header, affine, orientation and intensity statistics.\n"
-             "PATH a dataset folder (MSD or nnU-Net v2): the dataset check report.\n"
+             "PATH a dataset folder (MSD or nnU-Net v2), or an nnU-Net id (4, Dataset004_Hippocampus) under\n"
+             "     $nnUNet_raw: the dataset check report.\n"
              "Prints JSON on stdout; exit 3 on bad data.\n");
 }
 
@@ -148,5 +149,10 @@ int cmd_inspect(int argc, char **argv) {
     return 2;
   }
   const char *path = argv[optind];
-  return ps_is_dir(path) ? inspect_dataset(path) : inspect_nifti(path);
+  if (ps_path_exists(path)) return ps_is_dir(path) ? inspect_dataset(path) : inspect_nifti(path);
+  char *dir = NULL; /* an nnU-Net dataset id under $nnUNet_raw? */
+  ps_status st = ps_dataset_resolve(path, &dir);
+  rc = st ? ps_cli_fail("inspect", st) : ps_is_dir(dir) ? inspect_dataset(dir) : inspect_nifti(path);
+  free(dir);
+  return rc;
 }

@@ -18,6 +18,8 @@ static void usage(FILE *f) {
           "  --proxy-data FILE train on the cases a `proxyseg proxy-data` result kept\n"
           "  --proxy-net       shrink the network: width factor, stages removed\n"
           "  --set key=value   fix a non-searched training key (as in `proxyseg train`)\n"
+          "  --dataset         a folder, or an nnU-Net id (4, Dataset004_Hippocampus) under $nnUNet_raw\n"
+          "  --fold N          validation fold; nnU-Net's splits_final.json fold N when the dataset has one\n"
           "  --warm-start      auto: pre-train once without augmentation, every trial fine-tunes from it\n");
 }
 
@@ -48,7 +50,8 @@ int cmd_search(int argc, char **argv) {
       {"jobs", required_argument, 0, 'j'},    {"seed", required_argument, 0, 'e'},    {"pruner", required_argument, 0, 'p'},
       {"proxy-data", required_argument, 0, 'P'}, {"proxy-net", required_argument, 0, 'N'}, {"config", required_argument, 0, 'c'},
       {"set", required_argument, 0, 's'},     {"algo-opt", required_argument, 0, 'A'}, {"warm-start", required_argument, 0, 'w'},
-      {0, 0, 0, 0}};
+      {"fold", required_argument, 0, 'F'},    {0, 0, 0, 0}};
+  char fold_set[32];
   int c, rc = 0;
   long lv;
   optind = 1;
@@ -70,6 +73,12 @@ int cmd_search(int argc, char **argv) {
     case 'c': config = optarg; break;
     case 's': sets[n_sets++] = optarg; break;
     case 'w': warm = optarg; break;
+    case 'F':
+      if ((ok = ps_cli_int("search", "fold", optarg, 0, 1000, &lv))) {
+        snprintf(fold_set, sizeof fold_set, "val.fold=%ld", lv);
+        sets[n_sets++] = fold_set;
+      }
+      break;
     case 'A': {
       const char *eq = strchr(optarg, '=');
       if (!eq || eq == optarg) {

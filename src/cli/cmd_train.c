@@ -2,6 +2,7 @@
  * cache first), validate on a fixed split, write metrics.json, log.txt and
  * checkpoint.h5 into --out. */
 #include "cli.h"
+#include "proxyseg/dataset.h"
 #include "proxyseg/study.h"
 #include "proxyseg/train.h"
 #include <stdlib.h>
@@ -11,7 +12,10 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: proxyseg train --dataset DIR --out DIR [--config FILE] [--set key=value]... [--cache DIR]\n"
           "                      [--resume] [--init CKPT] [--subset FILE.json] [--arch FILE.json]\n"
-          "  --dataset DIR   MSD or nnU-Net v2 dataset folder (dataset.json, imagesTr, labelsTr)\n"
+          "  --dataset DIR   MSD or nnU-Net v2 dataset folder (dataset.json, imagesTr, labelsTr), or an nnU-Net\n"
+          "                  id (4, Dataset004_Hippocampus) under $nnUNet_raw\n"
+          "  --fold N        validation fold (val.fold); with nnU-Net's splits_final.json (beside dataset.json or\n"
+          "                  in $nnUNet_preprocessed/DatasetXXX_Name/) its fold N is the split\n"
           "  --out DIR       output folder (metrics.json, log.txt, checkpoint.h5, config.json)\n"
           "  --config FILE   JSON config over the defaults; --set key=value overrides single keys\n"
           "  --cache DIR     preprocessed cache (default OUT/preprocessed; rebuilt when the plan changes)\n"
@@ -34,7 +38,9 @@ int cmd_train(int argc, char **argv) {
                                        {"cache", required_argument, 0, 'C'},   {"resume", no_argument, 0, 'r'},
                                        {"init", required_argument, 0, 'i'},    {"subset", required_argument, 0, 'S'},
                                        {"print-config", no_argument, 0, 'p'},  {"arch", required_argument, 0, 'a'},
-                                       {0, 0, 0, 0}};
+                                       {"fold", required_argument, 0, 'f'},    {0, 0, 0, 0}};
+  char fold_set[32];
+  long fold;
   int c, rc = 0;
   optind = 1;
   while ((c = ps_cli_getopt("train", argc, argv, opts, usage, &rc)) != -1) {
@@ -50,6 +56,11 @@ int cmd_train(int argc, char **argv) {
     case 'S': subset = optarg; break;
     case 'p': print_only = true; break;
     case 'a': arch = optarg; break;
+    case 'f':
+      if (!ps_cli_int("train", "fold", optarg, 0, 1000, &fold)) { free(sets); return 2; }
+      snprintf(fold_set, sizeof fold_set, "val.fold=%ld", fold);
+      sets[n_sets++] = fold_set;
+      break;
     }
   }
   if ((rc = ps_cli_no_positional("train", argc, argv))) { free(sets); return rc; }
@@ -92,6 +103,7 @@ int cmd_train(int argc, char **argv) {
   cJSON *sub = NULL;
   ps_train_result res = {0};
   st = ps_mkdir_p(out);
+  if (!st) st = ps_dataset_apply_splits(dataset, cfg);
   if (!st) {
     char *p = ps_path_join(out, "config.json");
     st = ps_json_write(p, cfg);

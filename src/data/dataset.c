@@ -353,9 +353,14 @@ static ps_status refuse_duplicates(const ps_dataset *d) {
 ps_status ps_dataset_open(const char *dir, ps_dataset **out) {
   if (!dir || !out) return ps_error(PS_ERR_INVALID, "ps_dataset_open: NULL argument");
   *out = NULL;
-  char resolved[PATH_MAX];
+  char resolved[PATH_MAX], *named = NULL;
+  ps_status rs = ps_dataset_resolve(dir, &named);
+  if (rs) return rs;
   /* a missing folder or dataset.json is bad input (exit 3), not an I/O failure */
-  if (!realpath(dir, resolved)) return ps_error(PS_ERR_DATA, "%s: cannot open dataset folder: %s", dir, strerror(errno));
+  bool found = realpath(named, resolved) != NULL;
+  int err = errno;
+  free(named);
+  if (!found) return ps_error(PS_ERR_DATA, "%s: cannot open dataset folder: %s", dir, strerror(err));
   if (!ps_is_dir(resolved)) return ps_error(PS_ERR_DATA, "%s: not a folder", dir);
   ps_dataset *d = calloc(1, sizeof *d);
   if (!d) return ps_error(PS_ERR_NOMEM, "out of memory");
