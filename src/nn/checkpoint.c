@@ -16,9 +16,16 @@
  *                              exp_avg and exp_avg_sq (adam, adamw)
  *   /state                     scalar string: the caller's training-state JSON (epoch, ...)
  *   /rng                       uint8 [n]: opaque ps_rng state bytes
+ *
+ * Integrity: the user block (first 512 bytes) holds a checksum of the rest,
+ * checked before HDF5 sees the file; every float dataset is also one chunk with
+ * HDF5's Fletcher32 checksum (h5py verifies it too). Non-finite weights are
+ * refused. Files written before these existed read as before, unchecked.
  */
 #include "net_internal.h"
 #include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +33,54 @@
 #define CKPT_VERSION 1
 
 static void quiet_hdf5(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+/* Whole-file checksum in HDF5's user block (512 bytes at the start that HDF5
+ * skips): "proxyseg-checkpoint fnv1a64 <hex> <bytes>\n" over every byte after
+ * the block. Checked before HDF5 opens the file, because HDF5 1.10 reads
+ * corrupt metadata without bounds checks (a flipped byte crashed H5Dread). */
+#define USERBLOCK 512
+#define STAMP "proxyseg-checkpoint fnv1a64 "
+
+static uint64_t fnv1a64(const unsigned char *p, size_t n) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
+  return h;
+}
+
+static ps_status stamp_checksum(const char *tmp, const char *path) {
+  char *d;
+  size_t n;
+  ps_status st = ps_read_file(tmp, (size_t)1 << 40, &d, &n);
+  if (st) return st;
+  char head[USERBLOCK];
+  memset(head, 0, sizeof head);
+  int k = n > USERBLOCK ? snprintf(head, sizeof head, STAMP "%016llx %llu\n",
+                                   (unsigned long long)fnv1a64((unsigned char *)d + USERBLOCK, n - USERBLOCK),
+                                   (unsigned long long)(n - USERBLOCK))
+                        : -1;
+  free(d);
+  FILE *f = k > 0 ? fopen(tmp, "r+b") : NULL;
+  if (!f || fwrite(head, 1, USERBLOCK, f) != USERBLOCK) st = ps_error(PS_ERR_IO, "%s: cannot write its checksum", path);
+  if (f && fclose(f) != 0 && !st) st = ps_error(PS_ERR_IO, "%s: cannot write its checksum", path);
+  return st;
+}
+
+/* PS_OK for a stamped file whose bytes match, and for files from before the
+ * stamp (plain HDF5 at offset 0); PS_ERR_DATA for anything else. */
+static ps_status verify_checksum(const char *path) {
+  char *d;
+  size_t n;
+  ps_status st = ps_read_file(path, (size_t)1 << 40, &d, &n);
+  if (st) return st;
+  static const unsigned char hdf5_sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+  if (n >= 8 && !memcmp(d, hdf5_sig, 8)) { free(d); return PS_OK; }
+  unsigned long long want = 0, len = 0;
+  bool ok = n > USERBLOCK && !strncmp(d, STAMP, strlen(STAMP)) &&
+            sscanf(d + strlen(STAMP), "%16llx %llu", &want, &len) == 2 && len == n - USERBLOCK &&
+            want == fnv1a64((unsigned char *)d + USERBLOCK, n - USERBLOCK);
+  free(d);
+  return ok ? PS_OK : ps_error(PS_ERR_DATA, "%s: not a proxyseg checkpoint, or corrupt (its checksum does not match)", path);
+}
 
 static herr_t write_str(hid_t loc, const char *name, const char *s) {
   hid_t ty = H5Tcopy(H5T_C_S1);
@@ -65,9 +120,16 @@ static herr_t write_f32(hid_t loc, const char *name, const float *v, int ndim, c
   hsize_t dims[PS_MAX_DIMS];
   for (int i = 0; i < ndim; i++) dims[i] = (hsize_t)shape[i];
   hid_t sp = H5Screate_simple(ndim, dims, NULL);
-  hid_t ds = H5Dcreate2(loc, name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  /* the whole tensor as one chunk, so it can carry a Fletcher32 checksum */
+  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  size_t n = 1;
+  for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
+  if (ndim > 0 && n > 0 && n * sizeof(float) < ((size_t)1 << 32) && H5Pset_chunk(dcpl, ndim, dims) >= 0)
+    H5Pset_fletcher32(dcpl);
+  hid_t ds = H5Dcreate2(loc, name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
   herr_t r = ds < 0 ? -1 : H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
   if (ds >= 0) H5Dclose(ds);
+  H5Pclose(dcpl);
   H5Sclose(sp);
   return r;
 }
@@ -92,7 +154,10 @@ ps_status ps_checkpoint_save(const char *path, ps_net *net, ps_optim *opt, const
   ps_status st = ps_atomic_open(path, &af, &fp);
   if (st) return st;
   if ((st = ps_atomic_release_stream(af))) { ps_atomic_abort(af); return st; }
-  hid_t f = H5Fcreate(ps_atomic_temp_path(af), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+  H5Pset_userblock(fcpl, USERBLOCK);
+  hid_t f = H5Fcreate(ps_atomic_temp_path(af), H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+  H5Pclose(fcpl);
   if (f < 0) { ps_atomic_abort(af); return ps_error(PS_ERR_IO, "%s: cannot create HDF5 file", path); }
   herr_t r = 0;
   char *arch = cJSON_PrintUnformatted(ps_net_arch_resolved(net));
@@ -150,6 +215,8 @@ ps_status ps_checkpoint_save(const char *path, ps_net *net, ps_optim *opt, const
     ps_atomic_abort(af);
     return ps_error(PS_ERR_IO, "%s: writing the HDF5 checkpoint failed", path);
   }
+  st = stamp_checksum(ps_atomic_temp_path(af), path);
+  if (st) { ps_atomic_abort(af); return st; }
   return ps_atomic_commit(af);
 }
 
@@ -219,7 +286,14 @@ static ps_status read_f32(hid_t g, const char *path, const char *group, const ps
     st = ps_error(PS_ERR_DATA, "%s: /%s/%s has a different shape than the network's %s", path, group, x->name,
                   ps_shape_str(x, b, sizeof b));
   } else if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, dst) < 0) {
-    st = ps_error(PS_ERR_DATA, "%s: cannot read /%s/%s (truncated file?)", path, group, x->name);
+    st = ps_error(PS_ERR_DATA, "%s: cannot read /%s/%s (a truncated file, or its checksum fails: corrupt)", path,
+                  group, x->name);
+  } else {
+    size_t n = (size_t)x->numel, bad = 0;
+    for (size_t i = 0; i < n; i++) bad += !isfinite(dst[i]);
+    if (bad)
+      st = ps_error(PS_ERR_DATA, "%s: /%s/%s holds %zu NaN or infinite values (a diverged or corrupt model)", path,
+                    group, x->name, bad);
   }
   if (sp >= 0) H5Sclose(sp);
   H5Dclose(ds);
@@ -242,6 +316,8 @@ static ps_status open_ckpt(const char *path, hid_t *out) {
   quiet_hdf5();
   *out = -1;
   if (!ps_path_exists(path)) return ps_error(PS_ERR_IO, "%s: no such checkpoint", path);
+  ps_status cs = verify_checksum(path);
+  if (cs) return cs;
   hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (f < 0) return ps_error(PS_ERR_DATA, "%s: not a readable HDF5 file (truncated or corrupt)", path);
   char fmt[64];
