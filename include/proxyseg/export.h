@@ -26,6 +26,15 @@ ps_status ps_export_optuna(const char *study_dir, const char *out_path, cJSON **
  * column per parameter), the format of STUDY/trials.csv. */
 ps_status ps_export_csv(const char *study_dir, const char *out_path);
 
+/* nnU-Net v2 files for the study's best configuration (STUDY/best/config.json)
+ * in out_dir: nnUNetTrainer_proxyseg.py (lr, epochs, iterations, optimiser,
+ * weight decay, schedule, foreground oversampling, augmentation in
+ * batchgeneratorsv2 transforms; the values as one JSON literal PROXYSEG),
+ * plans_patch.json (a "3d_fullres_proxyseg" configuration inheriting from
+ * 3d_fullres: patch, batch, the U-Net's stages, features, kernels, strides),
+ * apply_plans_patch.py and train_nnunet.sh (the command lines). U-Nets only. */
+ps_status ps_export_nnunet(const char *study_dir, const char *out_dir, cJSON **summary);
+
 #ifdef __cplusplus
 }
 #endif
