@@ -2,6 +2,7 @@
  * intermediate scores to the journal (for pruning) and the outcome to
  * result.json. Divergence is FAIL with reason "diverged", pruning is PRUNED. */
 #include "proxyseg/study.h"
+#include "asng_plugin.h"
 #include "proxyseg/train.h"
 #include <math.h>
 #include <stdlib.h>
@@ -125,7 +126,19 @@ ps_status ps_trial_child(const char *dir) {
   if (!st) st = ps_study_case_indices(cases, n, cJSON_GetObjectItemCaseSensitive(job, "val_cases"), &va, &n_va);
   if (!st) test_hold(dir, ps_json_int(job, "trial", -1));
   if (!st) {
-    ps_train_plugin_use plugins[] = {{&prune_plugin, job}};
+    /* one-shot searches name their plugin in plugins.json ([{name, opts}]); such a trial resumes from its checkpoint */
+    ps_train_plugin_use plugins[4] = {{&prune_plugin, job}};
+    int n_plugins = 1;
+    char *pp = ps_path_join(dir, "plugins.json");
+    cJSON *pj = NULL;
+    if (ps_path_exists(pp)) st = ps_json_read(pp, &pj);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, pj) {
+      const char *name = ps_json_str(it, "name", "");
+      if (!strcmp(name, "asng") && n_plugins < 4) plugins[n_plugins++] = (ps_train_plugin_use){&ps_asng_plugin, cJSON_GetObjectItemCaseSensitive(it, "opts")};
+      else if (!st) st = ps_error(PS_ERR_INVALID, "%s: unknown trainer plugin '%s' (known: asng)", pp, name);
+    }
+    free(pp);
     ps_train_job tj = {0};
     tj.config = cfg;
     tj.cases = cases;
@@ -138,12 +151,14 @@ ps_status ps_trial_child(const char *dir) {
     tj.keep_checkpoint = ps_json_bool(job, "keep_checkpoint", false);
     tj.init_checkpoint = ps_json_str(job, "warm_start", NULL);
     tj.plugins = plugins;
-    tj.n_plugins = 1;
+    tj.n_plugins = n_plugins;
+    tj.resume = n_plugins > 1;
     tj.n_classes = n_classes;
     cJSON *plan = ps_train_read_plan(ps_json_str(job, "cache_dir", ""));
     tj.plan = plan;
-    st = ps_train_run(&tj, &res);
+    if (!st) st = ps_train_run(&tj, &res);
     cJSON_Delete(plan);
+    cJSON_Delete(pj);
     if (st == PS_OK) st = write_result(dir, res.pruned ? "PRUNED" : "COMPLETE", res.mean_dice, &res, NULL);
     else if (st == PS_ERR_NONFINITE) { /* the message starts with "diverged: ..." and says where */
       char reason[1024];

@@ -22,12 +22,13 @@ typedef struct { double p, lo, hi; } ps_aug_op;
  *                       axis, in voxel space; each axis has its own p.
  *  scale                zoom factor s: content appears s times larger (s > 1
  *                       zooms in). nnU-Net: p 0.2, [0.7, 1.4].
- *  elastic_alpha        elastic deformation; its p switches the op on. The
- *                       magnitude is the maximal displacement in voxels: a
- *                       random displacement in [-alpha, alpha] per axis at
- *                       control points spaced elastic_sigma voxels apart,
- *                       interpolated trilinearly (a cheap stand-in for
- *                       Gaussian-smoothed noise). elastic_sigma.p is unused.
+ *  elastic_alpha        elastic deformation in batchgenerators' units; its p
+ *                       switches the op on. Per axis a displacement field
+ *                       U(-1, 1) per voxel, Gaussian-smoothed with
+ *                       elastic_sigma (voxels; zero outside the patch, 4-sigma
+ *                       kernel; 0: no smoothing) and multiplied by alpha
+ *                       (nnU-Net: alpha (0, 900), sigma (9, 13); at sigma 10
+ *                       alpha 900 moves voxels by ~2.5 on average). elastic_sigma.p is unused.
  *  gamma                x -> x^g after rescaling each channel to [0, 1];
  *                       mean and std are restored (nnU-Net retain_stats).
  *  noise                additive Gaussian noise; the magnitude is the VARIANCE.
@@ -87,6 +88,10 @@ void ps_aug_draw_sample(const ps_aug_policy *pol, ps_rng *r, ps_aug_draw *d);
 void ps_aug_spatial(const float *src_img, const uint8_t *src_lab, int C, const int64_t shape[3],
                     const double centre[3], const ps_aug_draw *d, const int patch[3],
                     float *out_img, uint8_t *out_lab);
+
+/* The elastic displacement field of a draw: field [3][pd][ph][pw] (voxels,
+ * components along D, H, W), from d->elastic_seed, _alpha, _sigma. */
+ps_status ps_aug_elastic_field(const ps_aug_draw *d, const int patch[3], float *field);
 
 /* Intensity ops in place on one patch img [C, pd, ph, pw]. Single-threaded. */
 ps_status ps_aug_intensity(float *img, int C, const int patch[3], const ps_aug_draw *d);

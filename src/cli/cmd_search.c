@@ -9,12 +9,14 @@
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: proxyseg search --dataset DIR --space FILE --study DIR [--algo random|rl] [--trials N]\n"
+          "usage: proxyseg search --dataset DIR --space FILE --study DIR [--algo random|rl|asng] [--trials N]\n"
           "                       [--budget SECONDS] [--jobs K] [--seed S] [--pruner none|median]\n"
           "                       [--proxy-data FILE.json] [--proxy-net width=W,depth=D]\n"
           "                       [--config FILE] [--set key=value]... [--algo-opt key=value]...\n"
           "                       [--warm-start auto|CKPT]\n"
-          "  --space FILE      search space JSON (or a shipped name: lr_aug, lr_only, arch)\n"
+          "  --space FILE      search space JSON (or a shipped name: lr_aug, lr_only, arch; asng: optional, its own space)\n"
+          "  --algo asng       one-shot augmentation search: one trial trains with ASNG (--algo-opt lambda=2,\n"
+          "                    theta_every=1, restore_optimizer=false); its folder gets policy.json and theta.jsonl\n"
           "  --proxy-data FILE train on the cases a `proxyseg proxy-data` result kept\n"
           "  --proxy-net       shrink the network: width factor, stages removed\n"
           "  --set key=value   fix a non-searched training key (as in `proxyseg train`)\n"
@@ -95,6 +97,7 @@ int cmd_search(int argc, char **argv) {
     if (!ok) { rc = 2; goto out; }
   }
   if ((rc = ps_cli_no_positional("search", argc, argv))) goto out;
+  if (!space_path && !strcmp(algo, "asng")) space_path = "asng"; /* one-shot: the paper's augmentation space */
   if (!dataset || !space_path || !study) {
     fprintf(stderr, "proxyseg search: --dataset, --space and --study are required\n");
     usage(stderr);
@@ -123,7 +126,8 @@ int cmd_search(int argc, char **argv) {
     }
     if (!st) st = ps_space_load(space_path, &space);
     if (st && !ps_path_exists(space_path)) { /* not a file: a shipped space name */ cJSON *name = cJSON_CreateString(space_path); st = ps_study_space(name, NULL, &space); cJSON_Delete(name); }
-    if (!st) st = ps_space_check(space, cfg); /* before the study folder exists */
+    /* before the study folder exists; asng's policies do not start from the config's aug */
+    if (!st && strcmp(algo, "asng")) st = ps_space_check(space, cfg);
     if (!st) st = ps_mkdir_p(study);
     if (!st) {
       cJSON *sj = cJSON_CreateObject();

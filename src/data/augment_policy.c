@@ -33,8 +33,8 @@ ps_aug_policy ps_aug_policy_default(void) {
   a.rot_y = op(0.2, -r, r);
   a.rot_z = op(0.2, -r, r);
   a.scale = op(0.2, 0.7, 1.4);
-  a.elastic_alpha = op(0.0, 0.0, 4.0);
-  a.elastic_sigma = op(0.0, 8.0, 12.0);
+  a.elastic_alpha = op(0.0, 0.0, 900.0); /* nnU-Net's (0, 900) and (9, 13), off as there */
+  a.elastic_sigma = op(0.0, 9.0, 13.0);
   a.gamma = op(0.3, 0.7, 1.5);
   a.noise = op(0.1, 0.0, 0.1);
   a.smooth = op(0.2, 0.5, 1.0);
@@ -89,7 +89,8 @@ static ps_status validate(const ps_aug_policy *a) {
   if (a->scale.p > 0 && a->scale.lo <= 0) return ps_error(PS_ERR_INVALID, "aug.scale.lo = %g: zoom factors must be > 0", a->scale.lo);
   if (a->gamma.p > 0 && a->gamma.lo <= 0) return ps_error(PS_ERR_INVALID, "aug.gamma.lo = %g: must be > 0", a->gamma.lo);
   if (a->noise.p > 0 && a->noise.lo < 0) return ps_error(PS_ERR_INVALID, "aug.noise.lo = %g: a variance must be >= 0", a->noise.lo);
-  if (a->elastic_alpha.p > 0 && a->elastic_sigma.lo < 1) return ps_error(PS_ERR_INVALID, "aug.elastic_sigma.lo = %g: grid spacing must be >= 1 voxel", a->elastic_sigma.lo);
+  if (a->elastic_alpha.p > 0 && (a->elastic_sigma.lo < 0 || a->elastic_alpha.lo < 0))
+    return ps_error(PS_ERR_INVALID, "aug.elastic: alpha.lo = %g and sigma.lo = %g must be >= 0", a->elastic_alpha.lo, a->elastic_sigma.lo);
   return PS_OK;
 }
 
@@ -157,7 +158,7 @@ void ps_aug_draw_sample(const ps_aug_policy *pol, ps_rng *r, ps_aug_draw *d) {
   double sg;
   d->elastic = draw_op(&pol->elastic_alpha, r, &d->elastic_alpha);
   draw_op(&pol->elastic_sigma, r, &sg);
-  d->elastic_sigma = sg < 1 ? 1 : sg;
+  d->elastic_sigma = sg;
   d->elastic_seed = (uint64_t)ps_rng_int(r, UINT64_C(1) << 62);
   if (d->elastic && d->elastic_alpha == 0) d->elastic = false;
   d->spatial = d->rot[0] != 0 || d->rot[1] != 0 || d->rot[2] != 0 || d->scale != 1 || d->elastic;

@@ -269,7 +269,7 @@ static void test_snapshot(const char *kind) {
 }
 
 int main(int argc, char **argv) {
-  ps_threads_set(2);
+  ps_threads_set(1);
   ps_log_set_level(PS_LOG_WARN);
   tiny_cases_make(cases, NCASES, 11);
   if (argc == 3 && !strcmp(argv[1], "killed-run")) { /* the child of test_resume: killed in epoch 2 */

@@ -43,7 +43,7 @@ static inline cJSON *tiny_config(const char *optimizer, int epochs, int iters) {
   snprintf(it, sizeof it, "iters_per_epoch=%d", iters);
   snprintf(o, sizeof o, "optimizer=%s", optimizer);
   const char *sets[] = {e, it, o, "patch=[16,16,16]", "net.stages=2", "net.base_features=4", "val.every=1",
-                        "threads=2", "seed=7", "lr=0.01"};
+                        "threads=1", "seed=7", "lr=0.01"};
   cJSON *cfg = NULL;
   if (ps_train_config_resolve(NULL, sets, (int)(sizeof sets / sizeof *sets), &cfg)) return NULL;
   return cfg;
