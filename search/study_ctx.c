@@ -6,9 +6,13 @@
 #include "proxyseg/train.h"
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifndef PS_SPACES_DIR
 #define PS_SPACES_DIR "search/spaces"
+#endif
+#ifndef PS_SPACES_REL /* the installed spaces, relative to the binary's folder */
+#define PS_SPACES_REL "../share/proxyseg/spaces"
 #endif
 
 ps_status ps_study_ctx_open(const char *dataset_dir, const char *study_dir, const cJSON *train_cfg, ps_study_ctx *c) {
@@ -75,16 +79,35 @@ ps_status ps_study_proxy_data(ps_study_ctx *c, const cJSON *opts, const char *ou
   return st;
 }
 
+/* The shipped spaces of an installed proxyseg: <prefix>/share/proxyseg/spaces
+ * beside <prefix>/bin/proxyseg (found from the running binary, so a moved
+ * prefix works); NULL when not installed (then the source tree's are used). */
+static char *installed_spaces_dir(void) {
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return NULL;
+  exe[n] = 0;
+  char *slash = strrchr(exe, '/');
+  if (!slash) return NULL;
+  *slash = 0;
+  char *dir = ps_strfmt("%s/%s", exe, PS_SPACES_REL);
+  if (dir && !ps_is_dir(dir)) { free(dir); dir = NULL; }
+  return dir;
+}
+
 ps_status ps_study_space(const cJSON *spec, const char *base_dir, ps_space **out) {
   if (cJSON_IsObject(spec)) return ps_space_from_json(spec, "study config 'space'", out);
   if (!cJSON_IsString(spec)) return ps_error(PS_ERR_INVALID, "'space' must be a name, a path or an object");
   const char *s = spec->valuestring;
-  char *cands[3] = {ps_strdup(s), base_dir ? ps_path_join(base_dir, s) : NULL, ps_strfmt("%s/%s.json", PS_SPACES_DIR, s)};
+  char *inst = installed_spaces_dir();
+  const char *shipped = inst ? inst : PS_SPACES_DIR;
+  char *cands[3] = {ps_strdup(s), base_dir ? ps_path_join(base_dir, s) : NULL, ps_strfmt("%s/%s.json", shipped, s)};
   ps_status st = PS_ERR_INVALID;
   bool found = false;
   for (int i = 0; i < 3 && !found; i++)
     if (cands[i] && ps_path_exists(cands[i]) && !ps_is_dir(cands[i])) { found = true; st = ps_space_load(cands[i], out); }
   for (int i = 0; i < 3; i++) free(cands[i]);
-  if (!found) st = ps_error(PS_ERR_INVALID, "search space '%s' not found (a path, or one of the shipped names in %s)", s, PS_SPACES_DIR);
+  if (!found) st = ps_error(PS_ERR_INVALID, "search space '%s' not found (a path, or one of the shipped names in %s)", s, shipped);
+  free(inst);
   return st;
 }
