@@ -1,5 +1,7 @@
 /* JSON files and dotted-key access over cJSON; errors name the file and key. */
 #include "proxyseg/json.h"
+#include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,7 +67,11 @@ double ps_json_num(const cJSON *obj, const char *dotted, double dflt) {
 
 int ps_json_int(const cJSON *obj, const char *dotted, int dflt) {
   const cJSON *v = ps_json_path(obj, dotted);
-  return cJSON_IsNumber(v) ? (int)v->valuedouble : dflt;
+  if (!cJSON_IsNumber(v) || isnan(v->valuedouble)) return dflt;
+  /* clamped: casting a double beyond int's range is undefined behaviour (UBSan
+   * found 1e300 label ids and folds); range checks then name the key */
+  double x = v->valuedouble;
+  return x >= 2147483647.0 ? INT_MAX : x <= -2147483648.0 ? INT_MIN : (int)x;
 }
 
 bool ps_json_bool(const cJSON *obj, const char *dotted, bool dflt) {

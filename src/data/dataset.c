@@ -151,8 +151,11 @@ static ps_status parse_labels(ps_dataset *d, const cJSON *obj, int name_to_id) {
     if (name_to_id) {
       if (cJSON_IsArray(it))
         return ps_error(PS_ERR_DATA, "%s/dataset.json: region-based label '%s' is not supported", d->root, it->string);
-      if (!cJSON_IsNumber(it) || it->valuedouble != floor(it->valuedouble))
-        return ps_error(PS_ERR_DATA, "%s/dataset.json: label '%s' must map to an integer id", d->root, it->string);
+      /* label maps are 8-bit: ids beyond 255 cannot occur (and 1e300 overflowed the cast) */
+      if (!cJSON_IsNumber(it) || it->valuedouble != floor(it->valuedouble) || it->valuedouble < 0 ||
+          it->valuedouble > 255)
+        return ps_error(PS_ERR_DATA, "%s/dataset.json: label '%s' must map to an integer id in 0..255", d->root,
+                        it->string);
       st = add_label(d, (int)it->valuedouble, it->string);
     } else {
       int id = index_key(it->string);

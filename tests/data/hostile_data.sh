@@ -73,6 +73,11 @@ done
 expect 3 "synth_000: resampling .* of spacing 1e\+07,1e\+07,1e\+07 mm .* would give" -- "$exe" preprocess --dataset pd_1e7 --out pd_big_cache --spacing 1,1,1
 expect 0 "cache written" -- "$exe" preprocess --dataset pd_1e-7 --out pd_small_cache
 
+# an nnU-Net label id beyond 8 bits (1e300 was an undefined float->int cast)
+mkdir -p nn_big/imagesTr nn_big/labelsTr
+echo '{"channel_names": {"0": "CT"}, "labels": {"background": 0, "organ": 1e300}, "numTraining": 0, "file_ending": ".nii.gz"}' > nn_big/dataset.json
+expect 3 "label 'organ' must map to an integer id in 0..255" -- "$exe" inspect nn_big
+
 # dataset.json that is not a regular file: a FIFO (used to block in fopen), a
 # folder, a dangling link, a link loop
 fresh fifo; rm fifo/dataset.json; mkfifo fifo/dataset.json
