@@ -61,6 +61,11 @@ double ps_now(void);          /* monotonic seconds */
 char *ps_timestamp_iso(char *buf, size_t n); /* "2026-11-22T09:40:00Z" */
 
 /* ---- threads: one level of parallelism (OpenMP in our loops, BLAS not nested) ---- */
+/* Bytes an address-space limit (ulimit -v) still allows (~0 when unlimited), and
+ * the smaller of that and MemAvailable: what a reader may budget against. */
+unsigned long long ps_address_space_left(void);
+unsigned long long ps_memory_available(void);
+
 /* n<=0: all cores. Fewer threads (with a warning) when an address-space limit
  * leaves room for fewer OpenBLAS work buffers; PS_ERR_NOMEM when it leaves none. */
 ps_status ps_threads_set(int n);

@@ -24,25 +24,11 @@ extern void blas_memory_free(void *buffer) __attribute__((weak));
 #define BLAS_BUFFER_BYTES (129ull << 20)
 #define THREAD_SLACK_BYTES (136ull << 20)
 
-/* Bytes the address-space limit still allows; UINT64_MAX when unlimited. */
-static unsigned long long address_space_left(void) {
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return ~0ull;
-  unsigned long long pages = 0;
-  FILE *f = fopen("/proc/self/statm", "r");
-  if (f) {
-    if (fscanf(f, "%llu", &pages) != 1) pages = 0;
-    fclose(f);
-  }
-  unsigned long long used = pages * (unsigned long long)sysconf(_SC_PAGESIZE);
-  return used >= rl.rlim_cur ? 0 : rl.rlim_cur - used;
-}
-
 /* Runs before any library's initialiser (the executable's .preinit_array),
  * so before gotoblas_init would loop. Only executables have this section:
  * ps_core is a static library, linked into each program. */
 static void blas_start_guard(void) {
-  unsigned long long left = address_space_left();
+  unsigned long long left = ps_address_space_left();
   if (left >= BLAS_BUFFER_BYTES + THREAD_SLACK_BYTES) return;
   char msg[320];
   int n = snprintf(msg, sizeof msg,
@@ -61,7 +47,7 @@ int ps_blas_buffers_reserve(int n) {
    * buffer is not reused: a first sgemm takes a new one, seen in gdb), none
    * is an error. Unlimited: the buffers are taken now too, so a later sgemm
    * never allocates when tensors already fill memory. */
-  unsigned long long left = address_space_left();
+  unsigned long long left = ps_address_space_left();
   int fit = n;
   if (left != ~0ull) {
     unsigned long long per = BLAS_BUFFER_BYTES + THREAD_SLACK_BYTES;

@@ -141,6 +141,17 @@ ps_status ps_nifti_read(const char *path, ps_volume *out, ps_nifti_info *info) {
   if (st != PS_OK) return st;
   const int64_t *dim = h.info.dim; /* dims beyond the 4th are 1 (ps_nifti_parse) */
   int64_t W = dim[1], H = dim[0] >= 2 ? dim[2] : 1, D = dim[0] >= 3 ? dim[3] : 1, C = dim[0] >= 4 ? dim[4] : 1;
+  /* Budget before inflating: the floats, the raw bytes of a gzip stream or a
+   * wide type, and one more float copy that statistics and preprocessing take.
+   * A 2 MB gzip bomb declaring 2 GiB of uint8 voxels peaked at 16.8 GB before. */
+  unsigned long long need = (unsigned long long)h.nvox * sizeof(float) * 2 +
+                            (h.is_gz || h.nbyper > 4 ? (unsigned long long)h.data_bytes : 0);
+  unsigned long long avail = ps_memory_available();
+  if (need > avail)
+    return ps_error(PS_ERR_NOMEM,
+                    "%s: reading its %lld voxels would take about %llu MiB, more than the %llu MiB this process may "
+                    "still use (MemAvailable, ulimit -v)",
+                    path, (long long)h.nvox, need >> 20, avail >> 20);
   /* An uncompressed file holds every declared byte (checked): read straight
    * into the float buffer when a voxel fits in 4 bytes. A gzip stream may lie,
    * so its bytes are read first and the floats allocated only once they exist. */

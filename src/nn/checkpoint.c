@@ -73,7 +73,11 @@ static ps_status verify_checksum(const char *path) {
   ps_status st = ps_read_file(path, (size_t)1 << 40, &d, &n);
   if (st) return st;
   static const unsigned char hdf5_sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
-  if (n >= 8 && !memcmp(d, hdf5_sig, 8)) { free(d); return PS_OK; }
+  if (n >= 8 && !memcmp(d, hdf5_sig, 8)) {
+    free(d);
+    ps_warn("%s: written without a checksum (by an older proxyseg): read unchecked", path);
+    return PS_OK;
+  }
   unsigned long long want = 0, len = 0;
   bool ok = n > USERBLOCK && !strncmp(d, STAMP, strlen(STAMP)) &&
             sscanf(d + strlen(STAMP), "%16llx %llu", &want, &len) == 2 && len == n - USERBLOCK &&

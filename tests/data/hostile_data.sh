@@ -73,6 +73,23 @@ done
 expect 3 "synth_000: resampling .* of spacing 1e\+07,1e\+07,1e\+07 mm .* would give" -- "$exe" preprocess --dataset pd_1e7 --out pd_big_cache --spacing 1,1,1
 expect 0 "cache written" -- "$exe" preprocess --dataset pd_1e-7 --out pd_small_cache
 
+# a gzip bomb: 256 KB declaring 256 Mi uint8 voxels (1 GiB as floats), under a
+# limit that cannot hold it: refused before inflating, naming the file and sizes
+"$py" - <<'PY'
+import gzip, struct
+hdr = bytearray(352)
+struct.pack_into("<i", hdr, 0, 348)
+struct.pack_into("<8h", hdr, 40, 3, 512, 512, 1024, 1, 1, 1, 1)
+struct.pack_into("<hh", hdr, 70, 2, 8)                  # uint8, 8 bits
+struct.pack_into("<8f", hdr, 76, 1, 1, 1, 1, 1, 1, 1, 1)
+struct.pack_into("<f", hdr, 108, 352)                   # vox_offset
+hdr[344:348] = b"n+1\0"
+with gzip.open("bomb.nii.gz", "wb", compresslevel=9) as f:
+    f.write(bytes(hdr))
+    for _ in range(16): f.write(bytes(1 << 24))
+PY
+expect 1 "bomb.nii.gz: reading its 268435456 voxels would take about [0-9]+ MiB, more than" -- bash -c "ulimit -v 1500000; exec \"$exe\" inspect bomb.nii.gz"
+
 # an nnU-Net label id beyond 8 bits (1e300 was an undefined float->int cast)
 mkdir -p nn_big/imagesTr nn_big/labelsTr
 echo '{"channel_names": {"0": "CT"}, "labels": {"background": 0, "organ": 1e300}, "numTraining": 0, "file_ending": ".nii.gz"}' > nn_big/dataset.json
