@@ -9,6 +9,10 @@
 /* Parse a JSON file; errors (PS_ERR_IO / PS_ERR_DATA) name the file and position. */
 ps_status ps_json_read(const char *path, cJSON **out);
 /* Write pretty-printed JSON atomically. */
+/* cJSON_Print(Unformatted) with every byte that is not valid UTF-8 replaced by
+ * '?': file names on Linux are bytes, JSON strings must be UTF-8. Caller frees. */
+char *ps_json_print(const cJSON *j, bool formatted);
+void ps_utf8_sanitize(char *s);
 ps_status ps_json_write(const char *path, const cJSON *j);
 /* Getters: return the default when the key is absent; dotted paths ("net.stages") descend objects. */
 const cJSON *ps_json_path(const cJSON *obj, const char *dotted);

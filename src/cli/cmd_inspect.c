@@ -1,6 +1,7 @@
 /* proxyseg inspect PATH: a NIfTI file's header, geometry and intensity
  * statistics, or a dataset folder's check report, as JSON on stdout. */
 #include "cli.h"
+#include "proxyseg/json.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -104,7 +105,7 @@ static int inspect_nifti(const char *path) {
   ps_volume_free(&v);
   if (!s) { cJSON_Delete(j); return ps_cli_fail("inspect", ps_error(PS_ERR_NOMEM, "out of memory")); }
   cJSON_AddItemToObject(j, "stats", s);
-  char *txt = cJSON_Print(j);
+  char *txt = ps_json_print(j, true);
   cJSON_Delete(j);
   if (!txt) return ps_cli_fail("inspect", ps_error(PS_ERR_NOMEM, "out of memory"));
   puts(txt);
@@ -120,7 +121,7 @@ static int inspect_dataset(const char *dir) {
   st = ps_dataset_check(d, &r);
   ps_dataset_free(d);
   if (st != PS_OK) return ps_cli_fail("inspect", st);
-  char *txt = cJSON_Print(r);
+  char *txt = ps_json_print(r, true);
   int ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "ok"));
   cJSON_Delete(r);
   if (!txt) return ps_cli_fail("inspect", ps_error(PS_ERR_NOMEM, "out of memory"));

@@ -25,8 +25,34 @@ ps_status ps_json_read(const char *path, cJSON **out) {
   return PS_OK;
 }
 
+/* Length of the valid UTF-8 sequence at s, 0 if it is not one (overlongs,
+ * surrogates and code points beyond U+10FFFF included). */
+static int utf8_len(const unsigned char *s) {
+  if (s[0] < 0x80) return 1;
+  int n = s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+  for (int i = 1; i < n; i++)
+    if ((s[i] & 0xc0) != 0x80) return 0;
+  if (n == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0))) return 0;
+  if (n == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))) return 0;
+  return n;
+}
+
+void ps_utf8_sanitize(char *s) {
+  for (unsigned char *p = (unsigned char *)s; *p;) {
+    int n = utf8_len(p);
+    if (n) p += n;
+    else *p++ = '?';
+  }
+}
+
+char *ps_json_print(const cJSON *j, bool formatted) {
+  char *s = formatted ? cJSON_Print(j) : cJSON_PrintUnformatted(j);
+  if (s) ps_utf8_sanitize(s); /* file names need not be UTF-8; JSON must be */
+  return s;
+}
+
 ps_status ps_json_write(const char *path, const cJSON *j) {
-  char *s = cJSON_Print(j);
+  char *s = ps_json_print(j, true);
   if (!s) return ps_error(PS_ERR_NOMEM, "%s: cannot serialise JSON", path);
   size_t n = strlen(s);
   char *t = realloc(s, n + 2);

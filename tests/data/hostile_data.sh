@@ -90,6 +90,12 @@ with gzip.open("bomb.nii.gz", "wb", compresslevel=9) as f:
 PY
 expect 1 "bomb.nii.gz: reading its 268435456 voxels would take about [0-9]+ MiB, more than" -- bash -c "ulimit -v 1500000; exec \"$exe\" inspect bomb.nii.gz"
 
+# a file name that is not UTF-8 (Linux names are bytes): inspect's JSON stays valid JSON
+u8name="caf$(printf '\351').nii.gz"
+cp "base/imagesTr/$img0" "$u8name"
+if "$exe" inspect "$u8name" 2>/dev/null | "$py" -c "import json, sys; assert json.load(sys.stdin)['path'].startswith('caf')"; then
+  pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: inspect of a non-UTF-8 file name printed invalid JSON"; fi
+
 # an nnU-Net label id beyond 8 bits (1e300 was an undefined float->int cast)
 mkdir -p nn_big/imagesTr nn_big/labelsTr
 echo '{"channel_names": {"0": "CT"}, "labels": {"background": 0, "organ": 1e300}, "numTraining": 0, "file_ending": ".nii.gz"}' > nn_big/dataset.json
