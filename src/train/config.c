@@ -188,7 +188,8 @@ ps_status ps_train_config_validate(const cJSON *cfg) {
     return ps_error(PS_ERR_INVALID, "config keys 'loss.ce' and 'loss.dice' are both 0");
   /* 0 used to disable checkpoints silently */
   if ((st = need_num(cfg, "checkpoint_every", 1, 1e6))) return st;
-  if ((st = need_num(cfg, "val.folds", 2, 1000)) || (st = need_num(cfg, "val.fold", 0, ps_json_num(cfg, "val.folds", 5) - 1)) ||
+  /* val.fold < folds is the split's check: a splits_final.json has its own count */
+  if ((st = need_num(cfg, "val.folds", 2, 1000)) || (st = need_num(cfg, "val.fold", 0, 999)) ||
       (st = need_num(cfg, "val.batch", 1, 1024)))
     return st;
   return ps_train_config_check_keys(cfg); /* config_keys.c */
