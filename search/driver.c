@@ -2,12 +2,9 @@
  * tell, with up to `jobs` trials at once, resumable by replaying the journal. */
 #include "proxyseg/study.h"
 #include "trial_exec.h"
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 uint64_t ps_trial_seed(uint64_t study_seed, int number) { return ps_seed_derive(study_seed, (uint64_t)number) & 0x7fffffffu; }
 
@@ -18,8 +15,7 @@ typedef struct {
   const cJSON *train_ids, *val_ids;
   bool keep_checkpoints;
   ps_journal *journal;
-  ps_running *run;
-  int n_run, jobs;
+  ps_pool *pool;
 } pool;
 
 /* trials/NNNN/config.json (the training config) and job.json (what the child
@@ -51,37 +47,22 @@ static ps_status prepare_trial(pool *P, int number, int ref, const cJSON *config
 }
 
 /* Concurrent trials share the cores: a trial left at threads=0 ("all cores")
- * gets cores/jobs, because busy-waiting OpenMP threads collapse when
+ * gets the executor's share, because busy-waiting OpenMP threads collapse when
  * oversubscribed (measured: 3-10x slower steps). */
-static cJSON *with_thread_share(const cJSON *config, int jobs) {
+static cJSON *with_thread_share(const cJSON *config, int share) {
   cJSON *c = cJSON_Duplicate(config, 1);
-  if (jobs > 1 && ps_json_int(c, "threads", 0) == 0) {
-    int cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    ps_json_set(c, "threads", cJSON_CreateNumber(cores / jobs > 0 ? cores / jobs : 1));
-  }
+  if (share > 0 && ps_json_int(c, "threads", 0) == 0) ps_json_set(c, "threads", cJSON_CreateNumber(share));
   return c;
 }
 
 static ps_status launch(pool *P, int number, int ref, const cJSON *params, const double *x, int d, const cJSON *config,
                         uint64_t seed) {
-  cJSON *cfg = with_thread_share(config, P->jobs);
+  cJSON *cfg = with_thread_share(config, ps_pool_thread_share(P->pool));
   ps_status st = prepare_trial(P, number, ref, cfg);
   cJSON_Delete(cfg);
   if (!st) st = ps_journal_start(P->journal, number, P->phase, ref, params, x, d, seed);
+  if (!st) st = ps_pool_start(P->pool, number, x, d);
   if (st) return st;
-  char *dir = ps_trial_dir(P->study_dir, number);
-  pid_t pid;
-  st = ps_trial_spawn(dir, &pid);
-  free(dir);
-  if (st) return st;
-  ps_running *r = &P->run[P->n_run++];
-  r->pid = pid;
-  r->number = number;
-  r->x = NULL;
-  if (x) {
-    r->x = malloc((size_t)(d ? d : 1) * sizeof(double));
-    if (r->x) memcpy(r->x, x, (size_t)d * sizeof(double));
-  }
   if (ref >= 0) ps_info("trial %d (%s, re-training trial %d) started", number, P->phase, ref);
   else ps_info("trial %d (%s) started", number, P->phase);
   return PS_OK;
@@ -89,25 +70,10 @@ static ps_status launch(pool *P, int number, int ref, const cJSON *params, const
 
 /* Wait for one trial; journal its end. Returns the finished slot's copy in *done. */
 static ps_status reap(pool *P, ps_running *done, ps_trial_outcome *out) {
-  int status;
-  pid_t pid;
-  do pid = waitpid(-1, &status, 0);
-  while (pid < 0 && errno == EINTR);
-  if (pid < 0) return ps_error(PS_ERR_RUNTIME, "waitpid: %s", strerror(errno));
-  int k = -1;
-  for (int i = 0; i < P->n_run; i++)
-    if (P->run[i].pid == pid) k = i;
-  if (k < 0) return reap(P, done, out); /* not one of ours */
-  *done = P->run[k];
-  P->run[k] = P->run[--P->n_run];
-  memset(out, 0, sizeof *out);
-  if (WIFEXITED(status) && WEXITSTATUS(status) == PS_TRIAL_EXEC_FAILED) /* left RUNNING: re-run on resume */
-    return ps_error(PS_ERR_RUNTIME, "trial %d: the trial process could not start proxyseg (was the binary removed?)", done->number);
-  char *dir = ps_trial_dir(P->study_dir, done->number);
-  ps_trial_collect(dir, status, out);
-  free(dir);
-  ps_status st = ps_journal_end(P->journal, done->number, out->state,
-                                out->state == PS_TRIAL_FAIL ? NAN : out->value, out->seconds, out->fields);
+  ps_status st = ps_pool_wait(P->pool, done, out);
+  if (st) return st;
+  st = ps_journal_end(P->journal, done->number, out->state, out->state == PS_TRIAL_FAIL ? NAN : out->value,
+                      out->seconds, out->fields);
   const char *reason = ps_json_str(out->fields, "reason", "");
   if (out->state == PS_TRIAL_FAIL) ps_warn("trial %d FAIL: %s", done->number, reason);
   else ps_info("trial %d %s: Dice %.4f in %.1f s", done->number, ps_trial_state_name(out->state), out->value, out->seconds);
@@ -169,16 +135,17 @@ ps_status ps_search_phase(const ps_phase_opts *o) {
   void *algo = NULL;
   st = vt->create(o->space, o->algo_opts, o->seed, &algo);
   if (st) { ps_journal_free(J); return st; }
-  int jobs = o->jobs > 0 ? o->jobs : 1;
   pool P = {o->study_dir, o->phase, o->cache_dir, o->pruner, o->warm_start, o->train_ids, o->val_ids,
-            o->keep_checkpoints, J, calloc((size_t)jobs, sizeof(ps_running)), 0, jobs};
+            o->keep_checkpoints, J, NULL};
+  st = ps_pool_create(o->study_dir, o->jobs, &P.pool);
   /* replay: ask once per started trial, tell once per ended one, in file order */
   int cap = ps_journal_next_number(J) + 1;
   double *xs = calloc((size_t)cap * (d ? d : 1), sizeof(double));
   bool *asked = calloc((size_t)cap, sizeof(bool));
   int *rerun = calloc((size_t)cap, sizeof(int));
   int n_rerun = 0, n_started = 0;
-  if (!P.run || !xs || !asked || !rerun) { st = ps_error(PS_ERR_NOMEM, "out of memory"); goto done; }
+  if (!st && (!xs || !asked || !rerun)) st = ps_error(PS_ERR_NOMEM, "out of memory");
+  if (st) goto done;
   for (int e = 0; e < J->n_events && !st; e++) {
     ps_trial *t = ps_journal_trial(J, J->events[e].trial);
     if (!t || strcmp(t->phase, o->phase)) continue;
@@ -207,7 +174,7 @@ ps_status ps_search_phase(const ps_phase_opts *o) {
   if (!x) { st = ps_error(PS_ERR_NOMEM, "out of memory"); goto done; }
   for (;;) {
     bool budget_left = !(o->budget_seconds > 0 && ps_now() - t0 >= o->budget_seconds);
-    while (!st && P.n_run < jobs && (n_rerun > 0 || (n_started < o->n_trials && budget_left))) {
+    while (!st && ps_pool_free_slots(P.pool) > 0 && (n_rerun > 0 || (n_started < o->n_trials && budget_left))) {
       int number;
       if (n_rerun > 0) {
         number = rerun[--n_rerun];
@@ -224,7 +191,7 @@ ps_status ps_search_phase(const ps_phase_opts *o) {
       cJSON_Delete(cfg);
       cJSON_Delete(params);
     }
-    if (st || P.n_run == 0) break;
+    if (st || ps_pool_running(P.pool) == 0) break;
     ps_running done;
     ps_trial_outcome out;
     st = reap(&P, &done, &out);
@@ -235,8 +202,7 @@ ps_status ps_search_phase(const ps_phase_opts *o) {
   }
   free(x);
 done:
-  for (int i = 0; P.run && i < P.n_run; i++) free(P.run[i].x);
-  free(P.run);
+  ps_pool_free(P.pool);
   free(xs);
   free(asked);
   free(rerun);
@@ -253,13 +219,12 @@ ps_status ps_run_configs(const char *study_dir, const char *phase, int first_num
   ps_status st = ps_journal_open(jpath, &J);
   free(jpath);
   if (st) return st;
-  if (jobs < 1) jobs = 1;
-  pool P = {study_dir, phase, cache_dir, "none", NULL, train_ids, val_ids, keep_checkpoints, J,
-            calloc((size_t)jobs, sizeof(ps_running)), 0, jobs};
-  if (!P.run) { ps_journal_free(J); return ps_error(PS_ERR_NOMEM, "out of memory"); }
+  pool P = {study_dir, phase, cache_dir, "none", NULL, train_ids, val_ids, keep_checkpoints, J, NULL};
+  st = ps_pool_create(study_dir, jobs, &P.pool);
+  if (st) { ps_journal_free(J); return st; }
   int i = 0;
   for (;;) {
-    while (!st && P.n_run < jobs && i < n) {
+    while (!st && ps_pool_free_slots(P.pool) > 0 && i < n) {
       int number = first_number + i;
       ps_trial *t = ps_journal_trial(J, number);
       if (t && t->state != PS_TRIAL_RUNNING) { i++; continue; } /* already done in an earlier run */
@@ -267,14 +232,14 @@ ps_status ps_run_configs(const char *study_dir, const char *phase, int first_num
                   (uint64_t)ps_json_num(configs[i], "seed", 0));
       i++;
     }
-    if (st || P.n_run == 0) break;
+    if (st || ps_pool_running(P.pool) == 0) break;
     ps_running done;
     ps_trial_outcome out;
     st = reap(&P, &done, &out);
     cJSON_Delete(out.fields);
     free(done.x);
   }
-  free(P.run);
+  ps_pool_free(P.pool);
   ps_journal_free(J);
   return st;
 }

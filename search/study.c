@@ -63,8 +63,9 @@ static ps_status write_study_json(const char *out_dir, const cJSON *cfg) {
     if (!st) {
       cJSON *a = cJSON_Duplicate(old, 1), *b = cJSON_Duplicate(cfg, 1);
       /* the budget may grow between runs; everything else must match */
-      const char *volatile_keys[] = {"trials", "budget_seconds", "jobs", "versions"};
-      for (int i = 0; i < 4; i++) { cJSON_DeleteItemFromObject(a, volatile_keys[i]); cJSON_DeleteItemFromObject(b, volatile_keys[i]); }
+      const char *volatile_keys[] = {"trials", "budget_seconds", "jobs", "versions", "trial_timeout",
+                                     "heartbeat_timeout", "retry_failed", "file_workers"};
+      for (int i = 0; i < 8; i++) { cJSON_DeleteItemFromObject(a, volatile_keys[i]); cJSON_DeleteItemFromObject(b, volatile_keys[i]); }
       if (!cJSON_Compare(a, b, 1))
         st = ps_error(PS_ERR_INVALID, "%s: this folder holds a study with another configuration; use a new --out folder", p);
       cJSON_Delete(a);
@@ -301,7 +302,14 @@ ps_status ps_study_run(const cJSON *user_cfg, const char *out_dir) {
   study_run S;
   memset(&S, 0, sizeof S);
   S.out = out_dir;
-  ps_status st = stage_setup(&S, user_cfg);
+  ps_study_lock *lock = NULL;
+  ps_status st = ps_study_lock_driver(out_dir, &lock);
+  if (!st) st = stage_setup(&S, user_cfg);
+  if (!st) {
+    ps_exec_opts ex = {ps_json_num(S.cfg, "trial_timeout", 0), ps_json_num(S.cfg, "heartbeat_timeout", 60),
+                       ps_json_bool(S.cfg, "retry_failed", false), ps_json_bool(S.cfg, "file_workers", false)};
+    ps_exec_configure(&ex);
+  }
   double t_prep = ps_now();
   if (!st) st = ps_study_ctx_open(S.dataset, out_dir, S.full_cfg, &S.ctx);
   t_prep = ps_now() - t_prep;
@@ -340,5 +348,6 @@ ps_status ps_study_run(const cJSON *user_cfg, const char *out_dir) {
   ps_space_free(S.space);
   ps_study_ctx_close(&S.ctx);
   cJSON_Delete(S.cfg);
+  ps_study_lock_release(lock);
   return st;
 }

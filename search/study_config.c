@@ -14,6 +14,7 @@ static const char *study_defaults =
     "\"space\": \"lr_aug\","
     "\"algo\": \"random\", \"algo_opts\": {},"
     "\"trials\": 12, \"budget_seconds\": 0, \"jobs\": 1, \"seed\": 0, \"pruner\": \"none\","
+    "\"trial_timeout\": 0, \"heartbeat_timeout\": 60, \"retry_failed\": false, \"file_workers\": false,"
     "\"proxy_data\": {\"method\": \"kcenter\", \"fraction\": 0.5, \"keep\": \"diverse\"},"
     "\"proxy_net\": {\"width\": 0.5, \"depth\": 1},"
     "\"train\": {},"
@@ -52,6 +53,10 @@ static const rule rules[] = {
     {"trials", K_INT, 1, 100000, NULL},
     {"budget_seconds", K_NUM, 0, 1e9, NULL},
     {"jobs", K_INT, 1, 1024, NULL},
+    {"trial_timeout", K_NUM, 0, 1e9, NULL},
+    {"heartbeat_timeout", K_NUM, 0.1, 1e9, NULL},
+    {"retry_failed", K_BOOL, 0, 0, NULL},
+    {"file_workers", K_BOOL, 0, 0, NULL},
     {"seed", K_INT, 0, 2147483647.0, NULL},
     {"pruner", K_STR, 0, 0, "none|median"},
     {"proxy_data", K_OBJ, 0, 0, NULL},

@@ -61,6 +61,29 @@ int ps_journal_next_number(const ps_journal *j);
 /* Trials of one phase in number order (pointers into j; caller frees the array). */
 int ps_journal_phase(ps_journal *j, const char *phase, ps_trial ***out);
 
+/* ---- lock files of a study folder (study_lock.c) ----
+ * A lock file names its holder (role, pid, host, process start time) and holds
+ * a heartbeat that a thread refreshes every heartbeat_seconds (0: 5 s). A lock
+ * whose holder is dead is taken over: on the same host when its process is
+ * gone, on any host when the heartbeat is older than stale_seconds. */
+#define PS_LOCK_STALE_SECONDS 60.0
+typedef struct ps_study_lock ps_study_lock;
+ps_status ps_study_lock_acquire(const char *path, const char *role, double stale_seconds, double heartbeat_seconds,
+                                ps_study_lock **out);
+/* Stop the heartbeat and remove the file if it is still ours. NULL ok. */
+void ps_study_lock_release(ps_study_lock *l);
+/* Whether another process took the lock over (this one stalled too long). */
+bool ps_study_lock_lost(const ps_study_lock *l);
+/* Whether a live process holds the lock at path. */
+bool ps_study_lock_held(const char *path, double stale_seconds);
+/* STUDY/driver.lock: one driver per study folder; a second one is refused with
+ * PS_ERR_RUNTIME and a message naming the holder. */
+ps_status ps_study_lock_driver(const char *study_dir, ps_study_lock **out);
+/* A `proxyseg worker`'s step: claim one trial a driver queued in the study
+ * folder (STUDY/queue/), run it to its end, leave its outcome for the driver.
+ * *ran says whether one was queued; *number which. */
+ps_status ps_study_worker_step(const char *study_dir, double heartbeat_timeout, bool *ran, int *number);
+
 #ifdef __cplusplus
 }
 #endif

@@ -78,6 +78,33 @@ ps_status ps_search_run_objective(const ps_algo_vtable *algo, const ps_space *s,
                                   uint64_t seed, int n_evals, ps_objective_fn fn, void *ud,
                                   double *best_score, double *best_x, double *history);
 
+/* ---- how trials are executed (trial_pool.c, mpi_*.c, study_worker.c) ----
+ * Process-wide, like MPI itself: set once by the command (study config keys or
+ * search options of the same names) before the first phase runs. */
+typedef struct {
+  double trial_timeout;     /* seconds of wall time a trial may run; 0: no limit. A trial past it is FAIL ("trial_timeout: ...") */
+  double heartbeat_timeout; /* an MPI worker rank or `proxyseg worker` silent this long is lost (0: 60 s) */
+  bool retry_failed;        /* a trial whose worker was lost (died, hung) is run once more before it is FAIL */
+  bool file_workers;        /* trials are queued in the study folder for `proxyseg worker` processes */
+} ps_exec_opts;
+void ps_exec_configure(const ps_exec_opts *o);
+ps_exec_opts ps_exec_options(void);
+
+/* ---- MPI (mpi_env.c) ----
+ * Under mpirun/srun with more than one rank, rank 0 is the driver and the other
+ * ranks run trials (ps_mpi_worker_main). ps_mpi_launched says whether the
+ * process was started by an MPI launcher with more than one rank (from the
+ * launcher's environment, before any MPI call). */
+bool ps_mpi_launched(void);
+bool ps_mpi_available(void); /* built with MPI */
+/* MPI_Init; *rank and *size of the world. Without MPI: PS_ERR_UNSUPPORTED. */
+ps_status ps_mpi_init(int *rank, int *size);
+void ps_mpi_finalize(void);
+/* A worker rank's life: take trials from rank 0 until told to stop. */
+ps_status ps_mpi_worker_main(void);
+/* Rank 0: tell every worker rank to stop (at the end of the command). */
+void ps_mpi_driver_stop(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -46,4 +46,8 @@ int cmd_generate(int argc, char **argv);
 int cmd_preprocess(int argc, char **argv);
 int cmd_evaluate(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
+/* Run a command; under mpirun/srun, rank 0 runs it as the driver and the other
+ * ranks serve its trials (cmd_worker.c). */
+int ps_cli_run_command(const ps_command *c, int argc, char **argv);
 #endif

@@ -13,7 +13,8 @@ static void usage(FILE *f) {
           "                       [--budget SECONDS] [--jobs K] [--seed S] [--pruner none|median]\n"
           "                       [--proxy-data FILE.json] [--proxy-net width=W,depth=D]\n"
           "                       [--config FILE] [--set key=value]... [--algo-opt key=value]...\n"
-          "                       [--warm-start auto|CKPT]\n"
+          "                       [--warm-start auto|CKPT] [--trial-timeout SECONDS] [--retry-failed]\n"
+          "                       [--heartbeat-timeout SECONDS] [--file-workers]\n"
           "  --space FILE      search space JSON (or a shipped name: lr_aug, lr_only, arch; asng: optional, its own space)\n"
           "  --algo asng       one-shot augmentation search: one trial trains with ASNG (--algo-opt lambda=2,\n"
           "                    theta_every=1, restore_optimizer=false); its folder gets policy.json and theta.jsonl\n"
@@ -22,7 +23,11 @@ static void usage(FILE *f) {
           "  --set key=value   fix a non-searched training key (as in `proxyseg train`)\n"
           "  --dataset         a folder, or an nnU-Net id (4, Dataset004_Hippocampus) under $nnUNet_raw\n"
           "  --fold N          validation fold; nnU-Net's splits_final.json fold N when the dataset has one\n"
-          "  --warm-start      auto: pre-train once without augmentation, every trial fine-tunes from it\n");
+          "  --warm-start      auto: pre-train once without augmentation, every trial fine-tunes from it\n"
+          "  --trial-timeout   a trial running longer is killed and FAIL (\"trial_timeout\")\n"
+          "  --retry-failed    a trial whose worker died or hung runs once more before it is FAIL\n"
+          "  --file-workers    queue the trials in --study for `proxyseg worker` processes (docs/cluster.md)\n"
+          "  Under mpirun/srun rank 0 drives and the other ranks run the trials (docs/cluster.md).\n");
 }
 
 /* "width=0.25,depth=1" */
@@ -43,6 +48,7 @@ int cmd_search(int argc, char **argv) {
              *config = NULL, *pruner = "none", *warm = NULL;
   int trials = 10, jobs = 1;
   double budget = 0, seed = 0;
+  ps_exec_opts ex = ps_exec_options();
   const char **sets = calloc((size_t)argc, sizeof *sets);
   cJSON *algo_opts = cJSON_CreateObject();
   int n_sets = 0;
@@ -52,7 +58,9 @@ int cmd_search(int argc, char **argv) {
       {"jobs", required_argument, 0, 'j'},    {"seed", required_argument, 0, 'e'},    {"pruner", required_argument, 0, 'p'},
       {"proxy-data", required_argument, 0, 'P'}, {"proxy-net", required_argument, 0, 'N'}, {"config", required_argument, 0, 'c'},
       {"set", required_argument, 0, 's'},     {"algo-opt", required_argument, 0, 'A'}, {"warm-start", required_argument, 0, 'w'},
-      {"fold", required_argument, 0, 'F'},    {0, 0, 0, 0}};
+      {"fold", required_argument, 0, 'F'},    {"trial-timeout", required_argument, 0, 'T'},
+      {"retry-failed", no_argument, 0, 'R'},  {"heartbeat-timeout", required_argument, 0, 'H'},
+      {"file-workers", no_argument, 0, 'W'},  {0, 0, 0, 0}};
   char fold_set[32];
   int c, rc = 0;
   long lv;
@@ -75,6 +83,10 @@ int cmd_search(int argc, char **argv) {
     case 'c': config = optarg; break;
     case 's': sets[n_sets++] = optarg; break;
     case 'w': warm = optarg; break;
+    case 'T': ok = ps_cli_num("search", "trial-timeout", optarg, 0, 1e9, &ex.trial_timeout); break;
+    case 'H': ok = ps_cli_num("search", "heartbeat-timeout", optarg, 0.1, 1e9, &ex.heartbeat_timeout); break;
+    case 'R': ex.retry_failed = true; break;
+    case 'W': ex.file_workers = true; break;
     case 'F':
       if ((ok = ps_cli_int("search", "fold", optarg, 0, 1000, &lv))) {
         snprintf(fold_set, sizeof fold_set, "val.fold=%ld", lv);
@@ -109,9 +121,11 @@ int cmd_search(int argc, char **argv) {
     rc = 2;
     goto out;
   }
+  ps_exec_configure(&ex);
   {
     cJSON *cfg = NULL, *kept = NULL, *sub = NULL;
     ps_space *space = NULL;
+    ps_study_lock *lock = NULL;
     ps_study_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     char *wck = NULL;
@@ -129,6 +143,7 @@ int cmd_search(int argc, char **argv) {
     /* before the study folder exists; asng's policies do not start from the config's aug */
     if (!st && strcmp(algo, "asng")) st = ps_space_check(space, cfg);
     if (!st) st = ps_mkdir_p(study);
+    if (!st) st = ps_study_lock_driver(study, &lock);
     if (!st) {
       cJSON *sj = cJSON_CreateObject();
       cJSON_AddStringToObject(sj, "kind", "search");
@@ -211,6 +226,7 @@ int cmd_search(int argc, char **argv) {
     cJSON_Delete(sub);
     ps_space_free(space);
     ps_study_ctx_close(&ctx);
+    ps_study_lock_release(lock);
   }
 out:
   free(sets);

@@ -17,6 +17,7 @@ static const ps_command commands[] = {
     {"preprocess", "preprocess a dataset into the HDF5 case cache", cmd_preprocess, false},
     {"generate", "write a synthetic MSD task (demo dataset)", cmd_generate, false},
     {"export", "hand a study to Optuna (JournalStorage log), a CSV, or nnU-Net", cmd_export, false},
+    {"worker", "run the trials a driver queued in a shared study folder (Slurm arrays)", cmd_worker, false},
     {"version", "print the version", cmd_version, false},
     {"trial-run", "run one trial of a search in this process", cmd_trial_run, true},
 };
@@ -44,7 +45,7 @@ int main(int argc, char **argv) {
     return cmd_version(argc - 1, argv + 1);
   } else {
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-      if (!strcmp(a, commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+      if (!strcmp(a, commands[i].name)) return ps_cli_run_command(&commands[i], argc - 1, argv + 1);
   }
   fprintf(stderr, "proxyseg: unknown command '%s'\n", argc >= 3 && !strcmp(a, "help") ? argv[2] : a);
   usage(stderr);
