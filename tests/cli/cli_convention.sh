@@ -59,6 +59,7 @@ expect study 2 err.txt "unknown key 'typo'" -- bash -c "echo '{\"typo\": 1}' > s
 expect report 3 err.txt "nosuch: no study.json" -- "$exe" report --study=nosuch
 expect demo 2 err.txt "--seed 'minus': expected an integer" -- "$exe" demo --seed=minus --out=demo
 expect export 3 err.txt "nosuch: not a study folder" -- "$exe" export --study=nosuch --optuna=o.log
+expect worker 2 err.txt "nosuch: no such study folder" -- "$exe" worker --study=nosuch --idle-exit=1
 expect version 2 err.txt "unexpected argument 'extra'" -- "$exe" version extra
 rc=$(run "$exe" trial-run --dir=nosuch_trial); [ "$rc" != 0 ] && grep -q "nosuch_trial" err.txt && ok || bad "trial-run --dir=nosuch_trial -> $rc: $(head -c 200 err.txt)"
 for c in $cmds; do case " $covered " in *" $c "*) ok ;; *) bad "no --key=value case for '$c' in this test" ;; esac; done
