@@ -96,6 +96,16 @@ static ps_status write_result(const char *dir, const char *state, double value, 
   return st;
 }
 
+/* A failed trial is FAIL with its reason, unless the machine failed (a full
+ * disk, an I/O error: PS_ERR_IO): then no result is written, and the trial
+ * process exits PS_TRIAL_EXIT_MACHINE so the trial stays re-runnable. */
+static void fail_result(const char *dir, ps_status st, const ps_train_result *res) {
+  if (st == PS_ERR_IO) return;
+  char reason[1024];
+  snprintf(reason, sizeof reason, "%s", ps_last_error());
+  write_result(dir, "FAIL", NAN, res, reason);
+}
+
 /* Test hook for the kill -9 tests: with PS_TEST_HOLD_TRIAL=N, trial N stops
  * before training, says so in TRIAL_DIR/held, and waits to be killed; a re-run
  * finds `held` and goes on. A kill then always lands mid-trial, however fast
@@ -165,15 +175,9 @@ ps_status ps_trial_child(const char *dir) {
       snprintf(reason, sizeof reason, "%s", ps_last_error());
       st = write_result(dir, "FAIL", NAN, &res, strncmp(reason, "diverged", 8) ? "diverged" : reason);
     }
-    else {
-      char reason[1024];
-      snprintf(reason, sizeof reason, "%s", ps_last_error());
-      write_result(dir, "FAIL", NAN, &res, reason);
-    }
+    else fail_result(dir, st, &res);
   } else {
-    char reason[1024];
-    snprintf(reason, sizeof reason, "%s", ps_last_error());
-    write_result(dir, "FAIL", NAN, &res, reason);
+    fail_result(dir, st, &res);
   }
   ps_train_result_free(&res);
   free(tr);

@@ -170,6 +170,16 @@ static int find_rank(const ps_pool *p, int rank, int number) {
   return -1;
 }
 
+/* A trial process that exited PS_TRIAL_EXIT_MACHINE met a full disk or an I/O
+ * error: the machine's failure, not the configuration's. It stays RUNNING in
+ * the journal and the search stops, so a resume runs it again. */
+static bool machine_failed(int ws, int number, ps_status *st) {
+  if (!WIFEXITED(ws) || WEXITSTATUS(ws) != PS_TRIAL_EXIT_MACHINE) return false;
+  *st = ps_error(PS_ERR_IO, "trial %d: the machine failed (a full disk or an I/O error; its stderr.txt says which); "
+                 "the trial stays RUNNING and runs again when the study is resumed", number);
+  return true;
+}
+
 /* One look at every running trial; true when one ended (or an error stopped us). */
 static bool poll_once(ps_pool *p, ps_running *done, ps_trial_outcome *out, ps_status *st) {
   double now = ps_now();
@@ -186,6 +196,7 @@ static bool poll_once(ps_pool *p, ps_running *done, ps_trial_outcome *out, ps_st
                        done->number);
         return true;
       }
+      if (!timed_out && machine_failed(ws, done->number, st)) return true;
       char *dir = ps_trial_dir(p->study_dir, done->number);
       ps_trial_collect(dir, ws, timed_out ? p->ex.trial_timeout : 0, out);
       free(dir);
@@ -203,6 +214,7 @@ static bool poll_once(ps_pool *p, ps_running *done, ps_trial_outcome *out, ps_st
       if (s == 0) continue;
       if (s < 0) return lost(p, k, why, done, out, st);
       finish(p, k, done);
+      if (!timed_out && machine_failed(ws, done->number, st)) return true;
       char *dir = ps_trial_dir(p->study_dir, done->number);
       ps_trial_collect(dir, ws, timed_out ? p->ex.trial_timeout : 0, out);
       free(dir);
@@ -233,6 +245,7 @@ static bool poll_once(ps_pool *p, ps_running *done, ps_trial_outcome *out, ps_st
     if (k < 0) { cJSON_Delete(m.result); continue; } /* from a rank already given up on */
     if (m.kind == 'H') { p->run[k].last_seen = now; continue; }
     finish(p, k, done);
+    if (!m.timed_out && machine_failed(m.wait_status, done->number, st)) { cJSON_Delete(m.result); return true; }
     ps_trial_outcome_make(m.result, m.wait_status, m.timed_out ? p->ex.trial_timeout : 0, out);
     cJSON_AddNumberToObject(out->fields, "rank", m.rank);
     if (done->attempts > 1) cJSON_AddNumberToObject(out->fields, "attempts", done->attempts);

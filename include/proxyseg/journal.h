@@ -12,6 +12,11 @@ extern "C" {
 #endif
 
 typedef enum { PS_TRIAL_RUNNING, PS_TRIAL_COMPLETE, PS_TRIAL_PRUNED, PS_TRIAL_FAIL } ps_trial_state;
+
+/* Exit code of a trial process that failed because of the machine — a full
+ * disk, an I/O error — not because of its configuration (EX_TEMPFAIL). The
+ * driver leaves such a trial RUNNING, so a resumed study runs it again. */
+#define PS_TRIAL_EXIT_MACHINE 75
 const char *ps_trial_state_name(ps_trial_state s);
 bool ps_trial_state_parse(const char *s, ps_trial_state *out);
 

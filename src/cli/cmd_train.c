@@ -2,6 +2,7 @@
  * cache first), validate on a fixed split, write metrics.json, log.txt and
  * checkpoint.h5 into --out. */
 #include "cli.h"
+#include "proxyseg/journal.h"
 #include "proxyseg/dataset.h"
 #include "proxyseg/study.h"
 #include "proxyseg/train.h"
@@ -173,6 +174,11 @@ int cmd_trial_run(int argc, char **argv) {
   if ((rc = ps_cli_no_positional("trial-run", argc, argv))) return rc;
   if (!dir) { trial_usage(stderr); return 2; }
   ps_status st = ps_trial_child(dir);
-  /* the outcome is in result.json; the exit code only tells the driver the child ran */
+  /* the outcome is in result.json; the exit code only tells the driver the child
+   * ran, or that the machine failed (disk full: no result could be written) */
+  if (st == PS_ERR_IO) {
+    ps_cli_fail("trial-run", st);
+    return PS_TRIAL_EXIT_MACHINE;
+  }
   return st == PS_OK || st == PS_ERR_NONFINITE ? 0 : ps_cli_fail("trial-run", st);
 }

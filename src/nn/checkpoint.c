@@ -47,22 +47,13 @@ static uint64_t fnv1a64(const unsigned char *p, size_t n) {
   return h;
 }
 
-static ps_status stamp_checksum(const char *tmp, const char *path) {
-  char *d;
-  size_t n;
-  ps_status st = ps_read_file(tmp, (size_t)1 << 40, &d, &n);
-  if (st) return st;
+/* Writes the checksum line into the image's user block. */
+static void stamp_checksum(unsigned char *img, size_t n) {
   char head[USERBLOCK];
   memset(head, 0, sizeof head);
-  int k = n > USERBLOCK ? snprintf(head, sizeof head, STAMP "%016llx %llu\n",
-                                   (unsigned long long)fnv1a64((unsigned char *)d + USERBLOCK, n - USERBLOCK),
-                                   (unsigned long long)(n - USERBLOCK))
-                        : -1;
-  free(d);
-  FILE *f = k > 0 ? fopen(tmp, "r+b") : NULL;
-  if (!f || fwrite(head, 1, USERBLOCK, f) != USERBLOCK) st = ps_error(PS_ERR_IO, "%s: cannot write its checksum", path);
-  if (f && fclose(f) != 0 && !st) st = ps_error(PS_ERR_IO, "%s: cannot write its checksum", path);
-  return st;
+  snprintf(head, sizeof head, STAMP "%016llx %llu\n", (unsigned long long)fnv1a64(img + USERBLOCK, n - USERBLOCK),
+           (unsigned long long)(n - USERBLOCK));
+  memcpy(img, head, USERBLOCK);
 }
 
 /* PS_OK for a stamped file whose bytes match, and for files from before the
@@ -153,16 +144,17 @@ static herr_t write_arena(hid_t file, const char *group, ps_params *p, const flo
 
 ps_status ps_checkpoint_save(const char *path, ps_net *net, ps_optim *opt, const cJSON *state, const ps_rng *rng) {
   quiet_hdf5();
-  ps_atomic_file *af;
-  FILE *fp;
-  ps_status st = ps_atomic_open(path, &af, &fp);
-  if (st) return st;
-  if ((st = ps_atomic_release_stream(af))) { ps_atomic_abort(af); return st; }
-  hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+  /* HDF5 builds the file in memory (the core driver, no backing store); we
+   * stamp its checksum and write the bytes ourselves. Written by HDF5 onto a
+   * full disk, a failed close left a file object that crashed HDF5's exit
+   * handler (SIGSEGV in H5F__close_cb); our atomic write fails cleanly. */
+  hid_t fcpl = H5Pcreate(H5P_FILE_CREATE), fapl = H5Pcreate(H5P_FILE_ACCESS);
   H5Pset_userblock(fcpl, USERBLOCK);
-  hid_t f = H5Fcreate(ps_atomic_temp_path(af), H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+  H5Pset_fapl_core(fapl, (size_t)1 << 20, 0);
+  hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, fapl);
   H5Pclose(fcpl);
-  if (f < 0) { ps_atomic_abort(af); return ps_error(PS_ERR_IO, "%s: cannot create HDF5 file", path); }
+  H5Pclose(fapl);
+  if (f < 0) return ps_error(PS_ERR_RUNTIME, "%s: cannot create the HDF5 image in memory", path);
   herr_t r = 0;
   char *arch = cJSON_PrintUnformatted(ps_net_arch_resolved(net));
   r |= attr_str(f, "format", CKPT_FORMAT);
@@ -214,14 +206,20 @@ ps_status ps_checkpoint_save(const char *path, ps_net *net, ps_optim *opt, const
       free(buf);
     }
   }
-  if (H5Fclose(f) < 0) r = -1;
-  if (r < 0) {
-    ps_atomic_abort(af);
-    return ps_error(PS_ERR_IO, "%s: writing the HDF5 checkpoint failed", path);
+  /* the image starts at the superblock; the user block goes before it */
+  ssize_t size = r < 0 || H5Fflush(f, H5F_SCOPE_GLOBAL) < 0 ? -1 : H5Fget_file_image(f, NULL, 0);
+  unsigned char *img = size > 0 ? malloc((size_t)size + USERBLOCK) : NULL;
+  if (img && H5Fget_file_image(f, img + USERBLOCK, (size_t)size) != size) {
+    free(img);
+    img = NULL;
   }
-  st = stamp_checksum(ps_atomic_temp_path(af), path);
-  if (st) { ps_atomic_abort(af); return st; }
-  return ps_atomic_commit(af);
+  H5Fclose(f);
+  if (!img) return ps_error(PS_ERR_RUNTIME, "%s: building the HDF5 checkpoint failed", path);
+  size += USERBLOCK;
+  stamp_checksum(img, (size_t)size);
+  ps_status st = ps_write_file_atomic(path, img, (size_t)size);
+  free(img);
+  return st;
 }
 
 /* ---- reading ---- */
