@@ -60,8 +60,8 @@ static ps_loss_params loss_params(const cJSON *cfg) {
 
 static void trainer_free(trainer *T) {
   ps_trainer_plugins_destroy(T);
+  ps_optim_free(T->opt); /* first: its buffers belong to the net's parameter arena */
   ps_net_free(T->net);
-  ps_optim_free(T->opt);
   ps_sched_free(T->sched);
   ps_tape_free(T->tape);
   free(T->img);

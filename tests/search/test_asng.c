@@ -247,8 +247,10 @@ static void test_adaptive_step(void) {
   ps_asng *c = NULL;
   CHECK_OK(ps_asng_create(3, bad, LAM, 1.5, 1.0, true, &c));
   CHECK(ps_asng_load(c, j) == PS_ERR_DATA, "a state of another shape is refused: %s", ps_last_error());
-  CHECK(ps_asng_create(3, bad, 1, 1.5, 1.0, true, &c) == PS_ERR_INVALID, "lambda 1 is refused");
   ps_asng_free(c);
+  ps_asng *d = NULL; /* a second handle: a refused create must not leak the first */
+  CHECK(ps_asng_create(3, bad, 1, 1.5, 1.0, true, &d) == PS_ERR_INVALID, "lambda 1 is refused");
+  ps_asng_free(d);
   cJSON_Delete(j);
   ps_rng_free(r);
   ps_rng_free(r2);
