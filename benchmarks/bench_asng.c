@@ -5,7 +5,7 @@
  *         one plain training step (trainer, same threads);
  *   cost: one ASNG search (the trainer with the ASNG plugin, lambda 2) against
  *         one plain training of the same steps: the ratio of training seconds.
- * One JSON line per mode. Usage: bench_asng aug|cost [threads=1] [steps=30] */
+ * One JSON line per mode. Usage: bench_asng aug|cost [threads=1] [steps=30] [theta_every=1] */
 #include "../search/asng_plugin.h"
 #include "proxyseg/sampler.h"
 #include <stdlib.h>
@@ -37,17 +37,19 @@ static void make_cases(ps_case *cases) {
   ps_rng_free(r);
 }
 
-static ps_status train(ps_case *cases, int threads, int steps, bool asng, const char *dir, double *sec) {
+static ps_status train(ps_case *cases, int threads, int steps, int theta_every, bool asng, const char *dir, double *sec) {
   char e[64], t[64];
   snprintf(e, sizeof e, "iters_per_epoch=%d", steps);
   snprintf(t, sizeof t, "threads=%d", threads);
   const char *sets[] = {"epochs=1", e, t, "patch=[24,24,24]", "batch=2", "net.stages=3", "net.base_features=16",
-                        "val.every=100", "checkpoint_every=0", "seed=1"};
+                        "val.every=100", "checkpoint_every=1000", "seed=1"};
   cJSON *cfg = NULL;
   ps_status st = ps_train_config_resolve(NULL, sets, 10, &cfg);
   int tr[NC - 1], va[1] = {NC - 1};
   for (int i = 0; i < NC - 1; i++) tr[i] = i;
-  ps_train_plugin_use pl[] = {{&ps_asng_plugin, NULL}};
+  cJSON *opts = cJSON_CreateObject();
+  cJSON_AddNumberToObject(opts, "theta_every", theta_every);
+  ps_train_plugin_use pl[] = {{&ps_asng_plugin, opts}};
   ps_train_job j = {0};
   j.config = cfg;
   j.cases = cases;
@@ -60,11 +62,12 @@ static ps_status train(ps_case *cases, int threads, int steps, bool asng, const 
   j.plugins = asng ? pl : NULL;
   j.n_plugins = asng ? 1 : 0;
   j.n_classes = 2;
-  ps_train_result res;
+  ps_train_result res = {0};
   if (!st) st = ps_train_run(&j, &res);
   *sec = res.train_seconds;
   ps_train_result_free(&res);
   cJSON_Delete(cfg);
+  cJSON_Delete(opts);
   return st;
 }
 
@@ -85,13 +88,13 @@ static double sample_ms(ps_case *cases, const ps_aug_policy *pol, int iters) {
 
 int main(int argc, char **argv) {
   const char *mode = argc > 1 ? argv[1] : "aug";
-  int threads = argc > 2 ? atoi(argv[2]) : 1, steps = argc > 3 ? atoi(argv[3]) : 30;
+  int threads = argc > 2 ? atoi(argv[2]) : 1, steps = argc > 3 ? atoi(argv[3]) : 30, every = argc > 4 ? atoi(argv[4]) : 1;
   ps_log_set_level(PS_LOG_WARN);
   ps_case cases[NC];
   make_cases(cases);
   ps_threads_set(threads);
   double plain = 0;
-  if (train(cases, threads, steps, false, "bench_asng_plain", &plain)) { fprintf(stderr, "%s\n", ps_last_error()); return 1; }
+  if (train(cases, threads, steps, every, false, "bench_asng_plain", &plain)) { fprintf(stderr, "%s\n", ps_last_error()); return 1; }
   double step_ms = plain * 1000 / steps;
   if (!strcmp(mode, "aug")) {
     ps_aug_policy def = ps_aug_policy_default(), wide;
@@ -106,10 +109,10 @@ int main(int argc, char **argv) {
            threads, step_ms, n, d, w, d / step_ms, w / step_ms, (d / step_ms < 0.05 && w / step_ms < 0.05) ? "true" : "false");
   } else {
     double asng = 0;
-    if (train(cases, threads, steps, true, "bench_asng_search", &asng)) { fprintf(stderr, "%s\n", ps_last_error()); return 1; }
-    printf("{\"bench\":\"asng_cost\",\"size\":\"demo: patch 24^3, batch 2, 3 stages x 16\",\"threads\":%d,\"steps\":%d,"
+    if (train(cases, threads, steps, every, true, "bench_asng_search", &asng)) { fprintf(stderr, "%s\n", ps_last_error()); return 1; }
+    printf("{\"bench\":\"asng_cost\",\"size\":\"demo: patch 24^3, batch 2, 3 stages x 16\",\"threads\":%d,\"steps\":%d,\"theta_every\":%d,"
            "\"plain_train_s\":%.3f,\"asng_train_s\":%.3f,\"ratio\":%.3f,\"paper_ratio\":3.3}\n",
-           threads, steps, plain, asng, asng / plain);
+           threads, steps, every, plain, asng, asng / plain);
   }
   for (int i = 0; i < NC; i++) ps_case_free(&cases[i]);
   return 0;

@@ -168,9 +168,10 @@ static ps_status log_append(asng_state *s, const char *line) {
   return PS_OK;
 }
 
-static ps_status log_update(asng_state *s, ps_train_ctx *c) {
+static ps_status log_update(asng_state *s, ps_train_ctx *c, bool updated) {
   cJSON *j = cJSON_CreateObject();
-  cJSON_AddNumberToObject(j, "iteration", (double)ps_asng_updates(s->asng));
+  cJSON_AddNumberToObject(j, "iteration", (double)(s->lines + 1));
+  cJSON_AddBoolToObject(j, "updated", updated); /* false: equal losses, no information (the reference skips) */
   cJSON_AddNumberToObject(j, "epoch", c->epoch);
   cJSON_AddNumberToObject(j, "step", c->iter);
   cJSON_AddNumberToObject(j, "delta", ps_asng_delta(s->asng));
@@ -218,8 +219,9 @@ static ps_status theta_step(asng_state *s, ps_train_ctx *c) {
     ps_weight_snapshot_restore(snap, c->net, s->restore_opt ? c->opt : NULL);
   }
   ps_weight_snapshot_free(snap);
-  if (!st) st = ps_asng_update(s->asng, s->samples, s->losses, NULL);
-  if (!st) st = log_update(s, c);
+  bool updated = false;
+  if (!st) st = ps_asng_update(s->asng, s->samples, s->losses, &updated);
+  if (!st) st = log_update(s, c, updated);
   return st;
 }
 

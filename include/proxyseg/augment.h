@@ -21,7 +21,9 @@ typedef struct { double p, lo, hi; } ps_aug_op;
  *  rot_x, rot_y, rot_z  rotation angle in RADIANS about the x (W), y (H), z (D)
  *                       axis, in voxel space; each axis has its own p.
  *  scale                zoom factor s: content appears s times larger (s > 1
- *                       zooms in). nnU-Net: p 0.2, [0.7, 1.4].
+ *                       zooms in). nnU-Net: p 0.2, [0.7, 1.4]. Scale and gamma
+ *                       are drawn as batchgenerators does: with probability
+ *                       1/2 (if lo < 1) from [lo, 1], else from [max(lo,1), hi].
  *  elastic_alpha        elastic deformation in batchgenerators' units; its p
  *                       switches the op on. Per axis a displacement field
  *                       U(-1, 1) per voxel, Gaussian-smoothed with

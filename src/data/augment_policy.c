@@ -146,6 +146,20 @@ static bool draw_op(const ps_aug_op *o, ps_rng *r, double *val) {
   return o->p > 0 && u < o->p;
 }
 
+/* Scale and gamma as batchgenerators draws them: with probability 1/2 (when
+ * lo < 1) from [lo, 1], else from [max(lo, 1), hi], so that shrinking and
+ * enlarging (darkening and brightening) are equally likely whatever the
+ * interval's asymmetry. Same two draws as draw_op. */
+static bool draw_split(const ps_aug_op *o, ps_rng *r, double *val) {
+  double u = ps_rng_uniform(r), v = ps_rng_uniform(r);
+  if (o->lo < 1 && v < 0.5) *val = o->lo + (1 - o->lo) * (2 * v);
+  else {
+    double a = o->lo > 1 ? o->lo : 1, t = o->lo < 1 ? 2 * v - 1 : v;
+    *val = a + (o->hi - a) * t;
+  }
+  return o->p > 0 && u < o->p;
+}
+
 void ps_aug_draw_sample(const ps_aug_policy *pol, ps_rng *r, ps_aug_draw *d) {
   memset(d, 0, sizeof *d);
   d->scale = 1;
@@ -154,7 +168,7 @@ void ps_aug_draw_sample(const ps_aug_policy *pol, ps_rng *r, ps_aug_draw *d) {
   if (draw_op(&pol->rot_x, r, &v)) d->rot[0] = v;
   if (draw_op(&pol->rot_y, r, &v)) d->rot[1] = v;
   if (draw_op(&pol->rot_z, r, &v)) d->rot[2] = v;
-  if (draw_op(&pol->scale, r, &v)) d->scale = v;
+  if (draw_split(&pol->scale, r, &v)) d->scale = v;
   double sg;
   d->elastic = draw_op(&pol->elastic_alpha, r, &d->elastic_alpha);
   draw_op(&pol->elastic_sigma, r, &sg);
@@ -163,7 +177,7 @@ void ps_aug_draw_sample(const ps_aug_policy *pol, ps_rng *r, ps_aug_draw *d) {
   if (d->elastic && d->elastic_alpha == 0) d->elastic = false;
   d->spatial = d->rot[0] != 0 || d->rot[1] != 0 || d->rot[2] != 0 || d->scale != 1 || d->elastic;
   for (int k = 0; k < 3; k++) d->mirror[k] = ps_rng_uniform(r) < pol->mirror_p[k];
-  d->gamma_on = draw_op(&pol->gamma, r, &d->gamma);
+  d->gamma_on = draw_split(&pol->gamma, r, &d->gamma);
   d->noise_on = draw_op(&pol->noise, r, &d->noise_var);
   d->smooth_on = draw_op(&pol->smooth, r, &d->smooth_sigma);
   d->sharpen_on = draw_op(&pol->sharpen, r, &d->sharpen);
