@@ -52,20 +52,6 @@ static char *slurp(const char *dir, const char *name) {
   return d;
 }
 
-static float *final_params(const char *dir, size_t *n) {
-  char *p = ps_path_join(dir, "checkpoint.h5");
-  ps_net *net = NULL;
-  float *out = NULL;
-  if (ps_checkpoint_load_net(p, &net) == PS_OK) {
-    *n = ps_params_numel(ps_net_params(net));
-    out = malloc(*n * sizeof(float));
-    memcpy(out, ps_params_data(ps_net_params(net)), *n * sizeof(float));
-  }
-  ps_net_free(net);
-  free(p);
-  return out;
-}
-
 static void test_policy_map(void) {
   int lo[18], hi[18];
   for (int i = 0; i < 18; i++) lo[i] = 0, hi[i] = 10;
@@ -184,7 +170,7 @@ static void test_run_and_resume(void) {
   CHECK(log_a && log_b && !strcmp(log_a, log_b), "theta.jsonl after kill + resume equals the uninterrupted run's");
   CHECK(pa && pb && !strcmp(pa, pb), "same policy.json");
   size_t na = 0, nb = 0;
-  float *wa = final_params(a, &na), *wb = final_params(b, &nb);
+  float *wa = tiny_final_params(a, &na), *wb = tiny_final_params(b, &nb);
   CHECK(wa && wb && na == nb && !memcmp(wa, wb, na * sizeof(float)), "bit-identical weights after kill + resume");
   free(wa); free(wb); free(log_a); free(log_b); free(pa); free(pb);
   ps_train_result_free(&ra);

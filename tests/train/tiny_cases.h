@@ -1,5 +1,6 @@
 /* Tiny in-memory training cases for trainer tests: a bright noisy ellipsoid
- * per 20^3 case (one channel, two classes), and a small resolved config. */
+ * per 20^3 case (one channel, two classes), a small resolved config, and the
+ * weights a run left in its checkpoint. */
 #ifndef PS_TEST_TINY_CASES_H
 #define PS_TEST_TINY_CASES_H
 #include "proxyseg/train.h"
@@ -47,5 +48,19 @@ static inline cJSON *tiny_config(const char *optimizer, int epochs, int iters) {
   cJSON *cfg = NULL;
   if (ps_train_config_resolve(NULL, sets, (int)(sizeof sets / sizeof *sets), &cfg)) return NULL;
   return cfg;
+}
+/* The parameters stored in DIR/checkpoint.h5 (caller frees; NULL if unreadable). */
+static inline float *tiny_final_params(const char *dir, size_t *n) {
+  char *p = ps_path_join(dir, "checkpoint.h5");
+  ps_net *net = NULL;
+  float *out = NULL;
+  if (ps_checkpoint_load_net(p, &net) == PS_OK) {
+    *n = ps_params_numel(ps_net_params(net));
+    out = malloc(*n * sizeof(float));
+    if (out) memcpy(out, ps_params_data(ps_net_params(net)), *n * sizeof(float));
+  }
+  ps_net_free(net);
+  free(p);
+  return out;
 }
 #endif
