@@ -88,6 +88,8 @@ static int inspect_nifti(const char *path) {
   int nd = (int)info.dim[0];
   double shape[7], zooms[7];
   for (int i = 0; i < nd; i++) { shape[i] = (double)info.dim[i + 1]; zooms[i] = info.pixdim[i + 1]; }
+  /* the file's own voxel order, labelled: proxyseg's arrays and plan.json are D,H,W = k,j,i */
+  cJSON_AddStringToObject(j, "axes", nd > 3 ? "i,j,k,t (NIfTI voxel order, x,y,z fastest first)" : "i,j,k (NIfTI voxel order, x,y,z fastest first)");
   cJSON_AddItemToObject(j, "shape", cJSON_CreateDoubleArray(shape, nd));          /* i, j, k[, t] */
   cJSON_AddItemToObject(j, "spacing", cJSON_CreateDoubleArray(zooms, nd));        /* pixdim[1..] */
   cJSON_AddNumberToObject(j, "channels", (double)v.c);
@@ -121,6 +123,8 @@ static int inspect_dataset(const char *dir) {
   st = ps_dataset_check(d, &r);
   ps_dataset_free(d);
   if (st != PS_OK) return ps_cli_fail("inspect", st);
+  /* shapes and spacings of the check are proxyseg's array order, as in plan.json (inspect FILE: i,j,k) */
+  cJSON_AddStringToObject(r, "axes", "D,H,W = z,y,x (proxyseg's array order, as plan.json; inspect FILE prints i,j,k)");
   char *txt = ps_json_print(r, true);
   int ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "ok"));
   cJSON_Delete(r);

@@ -49,6 +49,8 @@ expect proxy-data 2 err.txt "--fraction '2': expected a number" -- "$exe" proxy-
 mkdir -p truth; cp ds/labelsTr/*.nii.gz truth/
 expect evaluate 0 err.txt "4 cases, foreground mean Dice 1.0000 -> ev.json" -- "$exe" evaluate --pred=truth --truth=ds/labelsTr --out=ev.json --labels=1
 expect inspect 0 out.txt '"nifti_version"' -- "$exe" inspect -q "$(ls ds/imagesTr/*.nii.gz | head -1)"
+grep -q '"axes":.*"i,j,k' out.txt && ok || bad "inspect FILE does not label its axes"
+expect inspect 0 out.txt '"axes":[[:space:]]*"D,H,W = z,y,x' -- "$exe" inspect ds
 expect inspect 2 err.txt "expected one PATH" -- "$exe" inspect a b
 head -c 377 /dev/urandom > fake.h5
 expect predict 3 err.txt "fake.h5" -- "$exe" predict --model=fake.h5 --input=ds/imagesTr --out=pred --overlap=0.25
