@@ -26,6 +26,10 @@ ps_status ps_train_config_validate(const cJSON *cfg);
 ps_status ps_train_config_check_keys(const cJSON *cfg);
 /* The augmentation policy of a config: aug.preset, then aug.<op>.* overrides. */
 ps_status ps_train_policy_from_config(const cJSON *cfg, ps_aug_policy *pol);
+/* Refuses (PS_ERR_INVALID, with the estimate) a configuration whose training
+ * would not fit in ps_memory_available(): activations measured by one small
+ * evaluation pass and scaled to batch x patch, plus gradients and optimiser state. */
+ps_status ps_train_memory_check(ps_net *net, int channels, int n_classes, const int patch[3], int batch);
 /* A markdown table of the keys, their defaults and meaning (for --help and docs). */
 const char *ps_train_config_doc(void);
 

@@ -90,6 +90,8 @@ static ps_status trainer_setup(trainer *T, const ps_train_job *job) {
   ps_status st = ps_train_policy_from_config(cfg, &T->policy);
   if (st) return st;
   st = ps_net_create(cJSON_GetObjectItemCaseSensitive(cfg, "net"), T->channels, T->n_classes, seed, &T->net);
+  /* parameters that cannot be allocated are the configuration's fault (net.kernel_sizes=99: 45 GB) */
+  if (st == PS_ERR_NOMEM) return ps_error_prefix(PS_ERR_INVALID, "config key 'net' asks for too much memory");
   if (st) return st;
   for (int a = 0; a < 3; a++) {
     int div = ps_net_patch_divisor(T->net, a);
@@ -97,6 +99,8 @@ static ps_status trainer_setup(trainer *T, const ps_train_job *job) {
       return ps_error(PS_ERR_INVALID, "patch size %d (axis %d) is not a multiple of the network's total stride %d",
                       T->patch[a], a, div);
   }
+  st = ps_train_memory_check(T->net, T->channels, T->n_classes, T->patch, T->batch); /* memory_check.c */
+  if (st) return st;
   T->opt = ps_optim_create(ps_json_str(cfg, "optimizer", "sgd"), ps_net_params(T->net),
                            cJSON_GetObjectItemCaseSensitive(cfg, "optim"));
   if (!T->opt) return PS_ERR_INVALID;

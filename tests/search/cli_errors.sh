@@ -55,6 +55,8 @@ for kv in 'optim.momentun=0.9|unknown config key .optim.momentun.' 'aug.gama.p=0
           'val.fold=1e300|val.fold. = 1e\+300 is outside'; do
   expect 2 "${kv#*|}" -- "$exe" train --print-config --set "${kv%%|*}"
 done
+# a configuration that cannot fit: refused with its estimate before training (it used to grow to GBs)
+expect 2 "this configuration needs about [0-9.]+ GiB" -- "$exe" train --dataset ds --out o_big --set 'patch=[512,512,512]' --set batch=64 --set net.stages=2
 for key in no_such_key lr.sub aug.gama.p; do
   echo "{\"params\": [{\"key\": \"$key\", \"type\": \"float\", \"low\": 0.1, \"high\": 0.5}]}" > typo_space.json
   expect 2 "search space: param '$key'" -- "$exe" search --dataset ds --space typo_space.json --study s_typo --trials 1
