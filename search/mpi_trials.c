@@ -185,13 +185,21 @@ void ps_mpi_announce_study(const char *study_dir) {
  * (checked once a second). Under --enable-recovery a dead rank 0 does not take
  * the other ranks down, and MPI itself does not tell them. */
 static char *g_driver_lock;
-static double g_driver_checked;
+static double g_driver_checked, g_driver_gone_since;
 
+/* A driver that finished releases its lock a moment before its stop message
+ * arrives: the lock must stay absent for a few seconds, with messages read
+ * meanwhile, before the driver counts as dead. */
 static bool driver_alive(void) {
   double now = ps_now();
   if (!g_driver_lock || now - g_driver_checked < 1) return true;
   g_driver_checked = now;
-  return ps_study_lock_held(g_driver_lock, PS_LOCK_STALE_SECONDS);
+  if (ps_study_lock_held(g_driver_lock, PS_LOCK_STALE_SECONDS)) {
+    g_driver_gone_since = 0;
+    return true;
+  }
+  if (g_driver_gone_since == 0) g_driver_gone_since = now;
+  return now - g_driver_gone_since < 5;
 }
 
 typedef struct {

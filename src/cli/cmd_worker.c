@@ -72,7 +72,9 @@ static bool is_trial_level(const char *name) {
 }
 
 int ps_cli_run_command(const ps_command *c, int argc, char **argv) {
-  if (!ps_mpi_launched() || !strcmp(c->name, "trial-run") || !strcmp(c->name, "version")) return c->run(argc, argv);
+  /* trial processes inherit the launcher's environment; `srun -n 8 proxyseg worker` starts 8 independent workers */
+  if (!ps_mpi_launched() || !strcmp(c->name, "trial-run") || !strcmp(c->name, "version") || !strcmp(c->name, "worker"))
+    return c->run(argc, argv);
   if (!is_trial_level(c->name)) {
     fprintf(stderr, "proxyseg %s: started by mpirun/srun with several ranks, but '%s' does not run over MPI "
                     "(search, study and demo do); run it as one process\n", c->name, c->name);
