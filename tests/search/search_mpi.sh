@@ -42,7 +42,7 @@ kill_worker() {
 }
 # worker killed mid-trial, retry_failed: trial 2 runs again on the other rank
 PS_TEST_HOLD_TRIAL=2 "${mpi[@]}" -n 3 "$exe" search "${args[@]}" --trials 6 --study retry --retry-failed \
-  --heartbeat-timeout 2 > /dev/null 2> retry.log &
+  --heartbeat-timeout 10 > /dev/null 2> retry.log &
 pid=$!
 kill_worker retry || { kill $pid; exit 1; }
 wait $pid || { tail -20 retry.log; fail "the study did not complete after a worker rank was killed"; }
@@ -50,7 +50,7 @@ digest retry > retry.digest
 diff serial.digest retry.digest || fail "after a lost worker and a retry the journal differs from the serial run"
 grep -q '"trial":2,.*"attempts":2' retry/journal.jsonl || fail "trial 2 was not retried"
 # worker killed mid-trial, no retry: trial 2 alone is FAIL
-PS_TEST_HOLD_TRIAL=2 "${mpi[@]}" -n 3 "$exe" search "${args[@]}" --trials 6 --study lost --heartbeat-timeout 2 \
+PS_TEST_HOLD_TRIAL=2 "${mpi[@]}" -n 3 "$exe" search "${args[@]}" --trials 6 --study lost --heartbeat-timeout 10 \
   > /dev/null 2> lost.log &
 pid=$!
 kill_worker lost || { kill $pid; exit 1; }

@@ -38,7 +38,7 @@ ls shared/queue/*.json 2>/dev/null && fail "trials left in the queue"
 export PS_TEST_HOLD_TRIAL=2
 run_shared killed
 "$exe" search "${args[@]}" --trials 6 --study killed --file-workers --jobs 2 --retry-failed \
-  --heartbeat-timeout 2 > /dev/null 2> killed.log & driver=$!
+  --heartbeat-timeout 10 > /dev/null 2> killed.log & driver=$!
 wait_held killed 2 || { kill $driver $w1 $w2; exit 1; }
 child=$(pgrep -f "trial-run --dir killed/trials/0002" | head -1)
 holder=$(awk '{print $4}' /proc/$child/stat)
