@@ -2,6 +2,7 @@
  * tell, with up to `jobs` trials at once, resumable by replaying the journal. */
 #include "proxyseg/study.h"
 #include "trial_exec.h"
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,56 @@ typedef struct {
   bool keep_checkpoints;
   ps_journal *journal;
   ps_pool *pool;
+  /* progress lines: "trial 7/12 COMPLETE 0.744 (best #9 0.781), ETA 3 min" */
+  int total;          /* trials this phase will have (0: unknown, e.g. a time budget) */
+  int n_ended;        /* trials of this phase ended, earlier runs included */
+  int n_ended_here;   /* ... by this process, for the ETA */
+  int best_trial;     /* -1: none yet */
+  double best, t0;
 } pool;
+
+/* Counts the ended trials of this phase numbered lo..hi-1 and the best so far
+ * (a resumed study goes on counting). */
+static void progress_init(pool *P, int total, int lo, int hi) {
+  P->total = total;
+  P->best_trial = -1;
+  P->t0 = ps_now();
+  for (int i = 0; i < P->journal->n; i++) {
+    const ps_trial *t = &P->journal->trials[i];
+    if (strcmp(t->phase, P->phase) || t->state == PS_TRIAL_RUNNING || t->number < lo || t->number >= hi) continue;
+    P->n_ended++;
+    if (t->state != PS_TRIAL_FAIL && isfinite(t->value) && (P->best_trial < 0 || t->value > P->best)) {
+      P->best = t->value;
+      P->best_trial = t->number;
+    }
+  }
+}
+
+static void progress_line(pool *P, const ps_running *done, const ps_trial_outcome *out) {
+  P->n_ended++;
+  P->n_ended_here++;
+  if (out->state != PS_TRIAL_FAIL && isfinite(out->value) && (P->best_trial < 0 || out->value > P->best)) {
+    P->best = out->value;
+    P->best_trial = done->number;
+  }
+  char of[32] = "", best[64] = "", eta[48] = "";
+  if (P->total > 0) snprintf(of, sizeof of, "/%d", P->total);
+  if (P->best_trial >= 0) snprintf(best, sizeof best, " (best #%d %.3f)", P->best_trial, P->best);
+  int left = P->total - P->n_ended;
+  if (P->total > 0 && left > 0) {
+    double s = (ps_now() - P->t0) / P->n_ended_here * left; /* wall time per trial here, concurrency included */
+    if (s >= 90) snprintf(eta, sizeof eta, ", ETA %.0f min", s / 60);
+    else snprintf(eta, sizeof eta, ", ETA %.0f s", s);
+  }
+  const char *state = ps_trial_state_name(out->state);
+  /* the count first (how far the phase is), then the trial's own number */
+  if (out->state == PS_TRIAL_FAIL)
+    ps_warn("%s %d%s: trial %d FAIL: %s%s%s", P->phase, P->n_ended, of, done->number,
+            ps_json_str(out->fields, "reason", ""), best, eta);
+  else
+    ps_info("%s %d%s: trial %d %s %.4f in %.1f s%s%s", P->phase, P->n_ended, of, done->number, state, out->value,
+            out->seconds, best, eta);
+}
 
 /* trials/NNNN/config.json (the training config) and job.json (what the child
  * needs besides it). A stale result.json from a killed run is removed. */
@@ -74,9 +124,7 @@ static ps_status reap(pool *P, ps_running *done, ps_trial_outcome *out) {
   if (st) return st;
   st = ps_journal_end(P->journal, done->number, out->state, out->state == PS_TRIAL_FAIL ? NAN : out->value,
                       out->seconds, out->fields);
-  const char *reason = ps_json_str(out->fields, "reason", "");
-  if (out->state == PS_TRIAL_FAIL) ps_warn("trial %d FAIL: %s", done->number, reason);
-  else ps_info("trial %d %s: Dice %.4f in %.1f s", done->number, ps_trial_state_name(out->state), out->value, out->seconds);
+  progress_line(P, done, out);
   return st;
 }
 
@@ -136,7 +184,8 @@ ps_status ps_search_phase(const ps_phase_opts *o) {
   st = vt->create(o->space, o->algo_opts, o->seed, &algo);
   if (st) { ps_journal_free(J); return st; }
   pool P = {o->study_dir, o->phase, o->cache_dir, o->pruner, o->warm_start, o->train_ids, o->val_ids,
-            o->keep_checkpoints, J, NULL};
+            o->keep_checkpoints, J, NULL, 0, 0, 0, -1, 0, 0};
+  progress_init(&P, o->budget_seconds > 0 ? 0 : o->n_trials, 0, INT_MAX);
   st = ps_pool_create(o->study_dir, o->jobs, &P.pool);
   /* replay: ask once per started trial, tell once per ended one, in file order */
   int cap = ps_journal_next_number(J) + 1;
@@ -219,7 +268,8 @@ ps_status ps_run_configs(const char *study_dir, const char *phase, int first_num
   ps_status st = ps_journal_open(jpath, &J);
   free(jpath);
   if (st) return st;
-  pool P = {study_dir, phase, cache_dir, "none", NULL, train_ids, val_ids, keep_checkpoints, J, NULL};
+  pool P = {study_dir, phase, cache_dir, "none", NULL, train_ids, val_ids, keep_checkpoints, J, NULL, 0, 0, 0, -1, 0, 0};
+  progress_init(&P, n, first_number, first_number + n);
   st = ps_pool_create(study_dir, jobs, &P.pool);
   if (st) { ps_journal_free(J); return st; }
   int i = 0;

@@ -173,6 +173,9 @@ int cmd_trial_run(int argc, char **argv) {
   }
   if ((rc = ps_cli_no_positional("trial-run", argc, argv))) return rc;
   if (!dir) { trial_usage(stderr); return 2; }
+  /* log.txt gets every line; stderr.txt (the driver's capture) only warnings
+   * and errors, instead of a byte-identical copy of log.txt */
+  if (ps_log_get_level() < PS_LOG_WARN) ps_log_set_level(PS_LOG_WARN);
   ps_status st = ps_trial_child(dir);
   /* the outcome is in result.json; the exit code only tells the driver the child
    * ran, or that the machine failed (disk full: no result could be written) */

@@ -266,10 +266,10 @@ ps_status ps_train_run(const ps_train_job *job, ps_train_result *res) {
       for (int k = 0; k < v.n_fg && strlen(dice_s) < 480; k++)
         snprintf(dice_s + strlen(dice_s), sizeof dice_s - strlen(dice_s), "%s%.4f", k ? ", " : "", v.class_dice[k]);
       ps_info("val_loss %.4f", v.loss);
-      ps_info("Pseudo dice [%s]", dice_s);
+      ps_info("Validation Dice, whole cases by sliding window [%s]", dice_s); /* nnU-Net says "Pseudo dice" for patch Dice */
       if (v.mean_dice > T.best_dice) {
         T.best_dice = v.mean_dice;
-        ps_info("Yayy! New best pseudo Dice: %.4f", v.mean_dice);
+        ps_info("New best validation Dice: %.4f", v.mean_dice);
       }
       ps_lr_observe(T.sched, v.mean_dice);
       /* before the checkpoint, so the plugins' saved state includes this call */
@@ -288,7 +288,7 @@ ps_status ps_train_run(const ps_train_job *job, ps_train_result *res) {
       if (st) goto done;
     }
     if (stop) {
-      ps_info("trial pruned after epoch %d (pseudo Dice %.4f)", epoch, v.mean_dice);
+      ps_info("trial pruned after epoch %d (validation Dice %.4f)", epoch, v.mean_dice);
       res->pruned = true;
       break;
     }
