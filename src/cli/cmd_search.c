@@ -2,6 +2,7 @@
  * configs, journaled in --study DIR; re-running the same command resumes. */
 #include "cli.h"
 #include "proxyseg/study.h"
+#include "proxyseg/gumbel_nas.h"
 #include "proxyseg/nn.h"
 #include "proxyseg/train.h"
 #include <stdlib.h>
@@ -9,7 +10,7 @@
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: proxyseg search --dataset DIR --space FILE --study DIR [--algo random|rl|asng] [--trials N]\n"
+          "usage: proxyseg search --dataset DIR --space FILE --study DIR [--algo random|rl|asng|gumbel-nas] [--trials N]\n"
           "                       [--budget SECONDS] [--jobs K] [--seed S] [--pruner none|median]\n"
           "                       [--proxy-data FILE.json] [--proxy-net width=W,depth=D]\n"
           "                       [--config FILE] [--set key=value]... [--algo-opt key=value]...\n"
@@ -27,7 +28,11 @@ static void usage(FILE *f) {
           "  --trial-timeout   a trial running longer is killed and FAIL (\"trial_timeout\")\n"
           "  --retry-failed    a trial whose worker died or hung runs once more before it is FAIL\n"
           "  --file-workers    queue the trials in --study for `proxyseg worker` processes (docs/cluster.md)\n"
-          "  Under mpirun/srun rank 0 drives and the other ranks run the trials (docs/cluster.md).\n");
+          "  Under mpirun/srun rank 0 drives and the other ranks run the trials (docs/cluster.md).\n"
+          "  --algo gumbel-nas one-shot cell search (no --space; net: the cell super-network unless --set\n"
+          "                    net.family=cells...); --algo-opt: tau_max, tau_min, tau_schedule, alpha_lr,\n"
+          "                    alpha_beta1/2, warmup_epochs, weights_lr, weights_beta1/2 (include/proxyseg/gumbel_nas.h);\n"
+          "                    writes STUDY/trials/0000/genotype.json for `train --arch`\n");
 }
 
 /* "width=0.25,depth=1" */
@@ -49,7 +54,7 @@ int cmd_search(int argc, char **argv) {
   int trials = 10, jobs = 1;
   double budget = 0, seed = 0;
   ps_exec_opts ex = ps_exec_options();
-  const char **sets = calloc((size_t)argc, sizeof *sets);
+  const char **sets = calloc((size_t)argc + 1, sizeof *sets);
   cJSON *algo_opts = cJSON_CreateObject();
   int n_sets = 0;
   static const struct option opts[] = {
@@ -110,7 +115,8 @@ int cmd_search(int argc, char **argv) {
   }
   if ((rc = ps_cli_no_positional("search", argc, argv))) goto out;
   if (!space_path && !strcmp(algo, "asng")) space_path = "asng"; /* one-shot: the paper's augmentation space */
-  if (!dataset || !space_path || !study) {
+  const bool nas = !strcmp(algo, "gumbel-nas");
+  if (!dataset || (!space_path && !nas) || !study) {
     fprintf(stderr, "proxyseg search: --dataset, --space and --study are required\n");
     usage(stderr);
     rc = 2;
@@ -131,6 +137,12 @@ int cmd_search(int argc, char **argv) {
     char *wck = NULL;
     double w = 1;
     int dred = 0;
+    /* the paper's cell space is gumbel-nas's default network: net.family=cells before the user's sets */
+    if (nas) {
+      memmove(sets + 1, sets, (size_t)n_sets * sizeof *sets);
+      sets[0] = "net.family=cells";
+      n_sets++;
+    }
     ps_status st = ps_train_config_resolve(config, sets, n_sets, &cfg);
     if (!st && proxy_net) st = parse_proxy_net(proxy_net, &w, &dred);
     if (!st && proxy_net) {
@@ -138,17 +150,17 @@ int cmd_search(int argc, char **argv) {
       st = ps_arch_shrink(cJSON_GetObjectItemCaseSensitive(cfg, "net"), w, dred, &small);
       if (!st) ps_json_set(cfg, "net", small);
     }
-    if (!st) st = ps_space_load(space_path, &space);
-    if (st && !ps_path_exists(space_path)) { /* not a file: a shipped space name */ cJSON *name = cJSON_CreateString(space_path); st = ps_study_space(name, NULL, &space); cJSON_Delete(name); }
+    if (!st && space_path) st = ps_space_load(space_path, &space);
+    if (st && space_path && !ps_path_exists(space_path)) { /* not a file: a shipped space name */ cJSON *name = cJSON_CreateString(space_path); st = ps_study_space(name, NULL, &space); cJSON_Delete(name); }
     /* before the study folder exists; asng's policies do not start from the config's aug */
-    if (!st && strcmp(algo, "asng")) st = ps_space_check(space, cfg);
+    if (!st && space && strcmp(algo, "asng")) st = ps_space_check(space, cfg);
     if (!st) st = ps_mkdir_p(study);
     if (!st) st = ps_study_lock_driver(study, &lock);
     if (!st) {
       cJSON *sj = cJSON_CreateObject();
       cJSON_AddStringToObject(sj, "kind", "search");
       cJSON_AddStringToObject(sj, "dataset", dataset);
-      cJSON_AddItemToObject(sj, "space", ps_space_to_json(space));
+      cJSON_AddItemToObject(sj, "space", space ? ps_space_to_json(space) : cJSON_CreateNull());
       cJSON_AddStringToObject(sj, "algo", algo);
       cJSON_AddItemToObject(sj, "algo_opts", cJSON_Duplicate(algo_opts, 1));
       cJSON_AddNumberToObject(sj, "trials", trials);
@@ -192,7 +204,15 @@ int cmd_search(int argc, char **argv) {
       if (!strcmp(warm, "auto")) st = ps_study_warm_start(study, cfg, ctx.cache_dir, kept, ctx.val_ids, &wck);
       else wck = ps_strdup(warm);
     }
-    if (!st) {
+    if (!st && nas) {
+      cJSON *sum = NULL;
+      if (seed > 0) cJSON_ReplaceItemInObjectCaseSensitive(cfg, "seed", cJSON_CreateNumber(seed));
+      st = ps_gumbel_nas_search(study, cfg, &ctx, kept, algo_opts, &sum);
+      char *s = sum ? cJSON_PrintUnformatted(sum) : NULL;
+      if (s) printf("%s\n", s);
+      free(s);
+      cJSON_Delete(sum);
+    } else if (!st) {
       ps_phase_opts po = {0};
       po.study_dir = study;
       po.phase = "proxy";
@@ -211,7 +231,7 @@ int cmd_search(int argc, char **argv) {
       po.warm_start = wck;
       st = ps_search_phase(&po);
     }
-    if (!st) {
+    if (!st && !nas) {
       cJSON *head = NULL;
       st = ps_study_report(study, &head);
       char *s = head ? cJSON_PrintUnformatted(head) : NULL;

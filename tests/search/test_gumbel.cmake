@@ -1,0 +1,5 @@
+# Gumbel NAS end to end (search -> genotype -> train --arch -> predict; kill -9 + resume).
+add_test(NAME gumbel_e2e COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/test_gumbel_e2e.sh $<TARGET_FILE:proxyseg> ${PS_PYTHON}
+         WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
+set_tests_properties(gumbel_e2e PROPERTIES LABELS "integration;search;slow" SKIP_RETURN_CODE 77 TIMEOUT 900
+                     ENVIRONMENT "PROXYSEG_EXE=$<TARGET_FILE:proxyseg>;OMP_NUM_THREADS=1")
