@@ -78,6 +78,7 @@ int cmd_train(int argc, char **argv) {
     sets[0] = arch_set;
   }
   cJSON_Delete(arch_json);
+  arch_json = NULL;
   if (!st) st = ps_train_config_resolve(config, arch_set ? sets : sets + 1, arch_set ? n_sets : n_sets - 1, &cfg);
   if (!st && arch && (st = ps_arch_resolve(cJSON_GetObjectItemCaseSensitive(cfg, "net"), &arch_json)))
     ps_error_prefix(st, "%s: ", arch);
