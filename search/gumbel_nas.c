@@ -2,7 +2,8 @@
  * trainer fits the super-network's weights on 4/5 of the training cases; after
  * each weight step this plugin takes one architecture step on a mini-batch of
  * the held-out 1/5 (bi-level, alternating), anneals the temperature per epoch,
- * and at the end writes genotype.json (the derived arch) and alpha_history.json. */
+ * and at the end writes genotype.json (the derived arch), genotype.svg and
+ * alpha_history.json. */
 #include "proxyseg/gumbel_nas.h"
 #include <math.h>
 #include <stdlib.h>
@@ -203,6 +204,9 @@ static ps_status gn_result(void *state, ps_train_ctx *ctx) {
   char *p = ps_path_join(ctx->out_dir, "genotype.json");
   if (!st) st = ps_json_write(p, geno);
   free(p);
+  p = ps_path_join(ctx->out_dir, "genotype.svg");
+  if (!st) st = ps_gumbel_nas_svg(geno, p);
+  free(p);
   cJSON_Delete(geno);
   cJSON *h = cJSON_CreateObject();
   cJSON_AddStringToObject(h, "op_order", "conv_3x3x3, dil_sep_conv_3x3x3_r2, dil_sep_conv_3x3x3_r3, "
@@ -213,7 +217,7 @@ static ps_status gn_result(void *state, ps_train_ctx *ctx) {
   if (!st) st = ps_json_write(p, h);
   free(p);
   cJSON_Delete(h);
-  if (!st) ps_info("gumbel-nas: wrote genotype.json and alpha_history.json to %s", ctx->out_dir);
+  if (!st) ps_info("gumbel-nas: wrote genotype.json, genotype.svg and alpha_history.json to %s", ctx->out_dir);
   return st;
 }
 

@@ -19,9 +19,11 @@ extern "C" {
  *   warmup_epochs 0 (epochs of weight steps only).
  * Needs the 4:1 holdout: weights are fitted on 4/5 of the training cases, alpha
  * on mini-batches of the other 1/5, one alpha step after each weight step.
- * Writes genotype.json (the derived arch, nn.h's rule) and alpha_history.json
- * (softmax(alpha) per epoch) into the run's folder. */
+ * Writes genotype.json (the derived arch, nn.h's rule), genotype.svg (the cells
+ * drawn) and alpha_history.json (softmax(alpha) per epoch) into the run's folder. */
 extern const ps_train_plugin ps_gumbel_nas_plugin;
+/* The derived cells of a genotype arch drawn as SVG (one panel per cell type), written atomically. */
+ps_status ps_gumbel_nas_svg(const cJSON *arch, const char *path);
 /* The temperature at epoch e of E under these options. */
 double ps_gumbel_nas_tau(const cJSON *opts, int epoch, int epochs);
 

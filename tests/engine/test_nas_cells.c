@@ -144,6 +144,41 @@ static void test_edge_weights(void) {
   ps_rng_free(r);
 }
 
+/* Known answer for the estimator: a loss that charges every op 1 except op 3
+ * (0). Plain gradient steps on alpha through Algorithm 1's sampled, renormalised
+ * pair weights must make op 3 the most likely, whatever the noise. */
+static void test_known_answer(void) {
+  ps_rng *r = ps_rng_create(21);
+  ps_tape *t = ps_tape_create_on(ps_backend_get("cpu-ref"));
+  float a[NOPS] = {0}, g[NOPS];
+  ps_tensor alpha = {.data = a, .grad = g, .shape = {1, NOPS}, .ndim = 2, .numel = NOPS, .requires_grad = true,
+                     .producer = -1, .backend = ps_backend_get("cpu-ref")};
+  static const uint8_t all[NOPS] = {1, 1, 1, 1, 1, 1, 1, 1};
+  const int steps = 400;
+  for (int s = 0; s < steps; s++) {
+    double tau = 5.0 - 4.5 * s / (steps - 1), z[NOPS], eps[NOPS];
+    uint8_t sel[NOPS] = {0};
+    ps_nas_gumbel_softmax(a, NOPS, tau, r, eps, z);
+    int o1, o2;
+    ps_nas_sample_pair(z, NOPS, r, &o1, &o2);
+    sel[o1] = sel[o2] = 1;
+    ps_tape_reset(t);
+    memset(g, 0, sizeof g);
+    ps_tensor *w = ps_nas_edge_weights(t, &alpha, eps, tau, sel, all);
+    float cost[2] = {o1 == 3 ? 0.f : 1.f, o2 == 3 ? 0.f : 1.f};
+    if (!w || ps_tape_backward_seed(t, w, cost)) { CHECK(0, "known answer step %d: %s", s, ps_last_error()); break; }
+    for (int o = 0; o < NOPS; o++) a[o] -= 0.5f * g[o];
+  }
+  int best = 0;
+  for (int o = 1; o < NOPS; o++) if (a[o] > a[best]) best = o;
+  double z[NOPS];
+  ps_nas_gumbel_softmax(a, NOPS, 1.0, NULL, NULL, z);
+  fprintf(stderr, "known answer: argmax alpha = op %d, softmax %.3f\n", best, z[best]);
+  CHECK(best == 3 && z[3] > 0.5, "known answer: op %d (p %.3f) instead of op 3 (p %.3f)", best, z[best], z[3]);
+  ps_tape_free(t);
+  ps_rng_free(r);
+}
+
 /* ---- a small super-network's whole gradient ---- */
 #define SMALL "{\"family\":\"cells\",\"stem_features\":2,\"levels\":1,\"nodes\":2,\"leaky_slope\":0.1}"
 
@@ -391,6 +426,7 @@ int main(void) {
   test_pair_sampling();
   test_gumbel_noise();
   test_edge_weights();
+  test_known_answer();
   test_net_gradient();
   test_genotype(dir);
   test_arch_errors();

@@ -14,12 +14,17 @@ args=(--dataset ds --algo gumbel-nas --seed 4 --algo-opt warmup_epochs=1 --set n
       --set batch=1 --set val.folds=3 --set val.every=6 --set threads=1)
 "$exe" search "${args[@]}" --study full > full.json 2> full.log || { tail -20 full.log; exit 1; }
 t=full/trials/0000
-for f in genotype.json alpha_history.json checkpoint.h5 metrics.json; do
+for f in genotype.json genotype.svg alpha_history.json checkpoint.h5 metrics.json; do
   [ -s "$t/$f" ] || { echo "FAIL: search left no $t/$f"; exit 1; }
 done
 grep -q '"genotype"' full.json || { echo "FAIL: no summary on stdout"; cat full.json; exit 1; }
 "$py" - <<'PY'
 import json, sys
+import xml.etree.ElementTree as ET
+svg = ET.parse("full/trials/0000/genotype.svg").getroot()  # well-formed, one panel per cell type
+titles = [e.text for e in svg.iter("{http://www.w3.org/2000/svg}title")]
+if sum(t.endswith(" cell") for t in titles) != 4:
+    print("FAIL: genotype.svg panels", titles); sys.exit(1)
 g = json.load(open("full/trials/0000/genotype.json"))
 h = json.load(open("full/trials/0000/alpha_history.json"))
 ok = g["family"] == "cells" and g["stem_features"] == 4 and g["levels"] == 2 and "sampling" not in g
