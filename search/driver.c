@@ -167,9 +167,11 @@ static void save_algo_state(const ps_algo_vtable *vt, void *state, const char *s
 }
 
 ps_status ps_asng_search_phase(const ps_phase_opts *o); /* asng_search.c: one-shot, one trial */
+ps_status ps_gumbel_search_phase(const ps_phase_opts *o); /* gumbel_nas_run.c: one-shot, one trial */
 
 ps_status ps_search_phase(const ps_phase_opts *o) {
   if (o->algo && !strcmp(o->algo, "asng")) return ps_asng_search_phase(o);
+  if (o->algo && !strcmp(o->algo, "gumbel-nas")) return ps_gumbel_search_phase(o);
   const ps_algo_vtable *vt = ps_algo_find(o->algo);
   if (!vt) return ps_error(PS_ERR_INVALID, "unknown search algorithm '%s' (known: %s)", o->algo, ps_algo_names());
   int d = o->space->n;

@@ -1,19 +1,19 @@
-/* `proxyseg search --algo gumbel-nas`: one training run of the cell
- * super-network with the Gumbel-NAS plugin in STUDY/trials/0000, the search's
- * training settings, resumable from its checkpoint. */
+/* `search --algo gumbel-nas`: one-shot, as ASNG. The whole search is one trial
+ * that trains the cell super-network with the Gumbel-NAS plugin (named in the
+ * trial's plugins.json); its folder keeps genotype.json, genotype.svg,
+ * alpha_history.json and the super-network (checkpoint.h5), and a killed
+ * search's re-run resumes the trial from its checkpoint. */
 #include "proxyseg/gumbel_nas.h"
 #include <stdlib.h>
 #include <string.h>
 
 /* The trainer's keys the search sets (weights: Adam; LR on plateau). */
 static ps_status search_config(const cJSON *cfg, const cJSON *opts, cJSON **out) {
+  const cJSON *net = cJSON_GetObjectItemCaseSensitive(cfg, "net");
+  if (strcmp(ps_json_str(net, "family", "unet"), "cells") || cJSON_GetObjectItemCaseSensitive(net, "genotype"))
+    return ps_error(PS_ERR_INVALID, "gumbel-nas: the network must be a cell super-network (net.family=cells, no genotype)");
   cJSON *c = cJSON_Duplicate(cfg, 1);
   if (!c) return ps_error(PS_ERR_NOMEM, "out of memory");
-  const char *fam = ps_json_str(c, "net.family", "unet");
-  if (strcmp(fam, "cells") || cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c, "net"), "genotype")) {
-    cJSON_Delete(c);
-    return ps_error(PS_ERR_INVALID, "gumbel-nas: the network must be a cell super-network (net.family=cells, no genotype)");
-  }
   cJSON_ReplaceItemInObjectCaseSensitive(c, "optimizer", cJSON_CreateString("adam"));
   cJSON_ReplaceItemInObjectCaseSensitive(c, "lr", cJSON_CreateNumber(ps_json_num(opts, "weights_lr", 1e-3)));
   cJSON *hp = cJSON_CreateObject();
@@ -29,61 +29,38 @@ static ps_status search_config(const cJSON *cfg, const cJSON *opts, cJSON **out)
   return PS_OK;
 }
 
-ps_status ps_gumbel_nas_search(const char *study_dir, const cJSON *cfg, const ps_study_ctx *ctx, const cJSON *train_ids,
-                               const cJSON *opts, cJSON **summary) {
-  *summary = NULL;
-  cJSON *c = NULL, *popts = opts ? cJSON_Duplicate(opts, 1) : cJSON_CreateObject();
+ps_status ps_gumbel_search_phase(const ps_phase_opts *o) {
+  if (o->space && o->space->n)
+    return ps_error(PS_ERR_INVALID, "--algo gumbel-nas searches the cell space of the network (net.*); --space does not apply");
+  if (o->warm_start) return ps_error(PS_ERR_INVALID, "--algo gumbel-nas trains one super-network from scratch: --warm-start does not apply");
+  if (cJSON_GetArraySize(o->train_ids) < 2)
+    return ps_error(PS_ERR_DATA, "gumbel-nas: needs at least 2 training cases (4:1 weights/alpha split)");
+  cJSON *cfg = NULL, *popts = o->algo_opts ? cJSON_Duplicate(o->algo_opts, 1) : cJSON_CreateObject();
   const char *mine[] = {"weights_lr", "weights_beta1", "weights_beta2"};
   for (int i = 0; i < 3; i++) cJSON_DeleteItemFromObjectCaseSensitive(popts, mine[i]);
-  int *tr = NULL, *va = NULL, n_tr = 0, n_va = 0;
-  ps_status st = search_config(cfg, opts, &c);
-  if (!st) st = ps_study_case_indices(ctx->cases, ctx->n, train_ids, &tr, &n_tr);
-  if (!st) st = ps_study_case_indices(ctx->cases, ctx->n, ctx->val_ids, &va, &n_va);
-  if (!st && n_tr < 2) st = ps_error(PS_ERR_DATA, "gumbel-nas: needs at least 2 training cases (4:1 weights/alpha split)");
-  char *dir = ps_path_join(study_dir, "trials/0000");
+  int number = 0;
+  ps_status st = search_config(o->base_config, o->algo_opts, &cfg);
+  if (!st) st = ps_study_phase_first_number(o->study_dir, o->phase, &number);
+  char *dir = st ? NULL : ps_trial_dir(o->study_dir, number), *pp = dir ? ps_path_join(dir, "plugins.json") : NULL;
   if (!st) st = ps_mkdir_p(dir);
   if (!st) {
-    char *p = ps_path_join(dir, "config.json");
-    st = ps_json_write(p, c);
-    free(p);
-  }
-  ps_train_result res = {0};
-  if (!st) {
-    ps_train_plugin_use use = {&ps_gumbel_nas_plugin, popts};
-    ps_train_job job = {0};
-    job.config = c;
-    job.cases = ctx->cases;
-    job.n_cases = ctx->n;
-    job.train_idx = tr;
-    job.n_train = n_tr;
-    job.val_idx = va;
-    job.n_val = n_va;
-    job.out_dir = dir;
-    job.resume = true;   /* a killed search continues from its last checkpoint */
-    job.keep_checkpoint = true;
-    job.plugins = &use;
-    job.n_plugins = 1;
-    job.n_classes = ctx->n_classes;
-    job.plan = NULL;
-    st = ps_train_run(&job, &res);
+    cJSON *pl = cJSON_CreateArray(), *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "name", "gumbel-nas");
+    cJSON_AddItemToObject(e, "opts", popts);
+    popts = NULL;
+    cJSON_AddItemToArray(pl, e);
+    st = ps_json_write(pp, pl);
+    cJSON_Delete(pl);
   }
   if (!st) {
-    cJSON *s = cJSON_CreateObject();
-    char *g = ps_path_join(dir, "genotype.json"), *h = ps_path_join(dir, "alpha_history.json");
-    cJSON_AddStringToObject(s, "algo", "gumbel-nas");
-    cJSON_AddStringToObject(s, "genotype", g);
-    cJSON_AddStringToObject(s, "alpha_history", h);
-    cJSON_AddNumberToObject(s, "supernet_mean_dice", res.mean_dice);
-    cJSON_AddNumberToObject(s, "seconds", res.seconds);
-    free(g);
-    free(h);
-    *summary = s;
+    ps_json_set(cfg, "seed", cJSON_CreateNumber((double)ps_trial_seed(o->seed, number)));
+    const cJSON *cs[1] = {cfg};
+    ps_info("gumbel-nas: one-shot cell search in trial %d (%s)", number, dir);
+    st = ps_run_configs(o->study_dir, o->phase, number, cs, NULL, NULL, 1, 1, o->cache_dir, o->train_ids, o->val_ids, true);
   }
-  ps_train_result_free(&res);
-  free(dir);
-  free(tr);
-  free(va);
-  cJSON_Delete(c);
+  cJSON_Delete(cfg);
   cJSON_Delete(popts);
+  free(pp);
+  free(dir);
   return st;
 }

@@ -3,6 +3,7 @@
  * result.json. Divergence is FAIL with reason "diverged", pruning is PRUNED. */
 #include "proxyseg/study.h"
 #include "asng_plugin.h"
+#include "proxyseg/gumbel_nas.h"
 #include "proxyseg/train.h"
 #include <math.h>
 #include <stdlib.h>
@@ -146,7 +147,9 @@ ps_status ps_trial_child(const char *dir) {
     cJSON_ArrayForEach(it, pj) {
       const char *name = ps_json_str(it, "name", "");
       if (!strcmp(name, "asng") && n_plugins < 4) plugins[n_plugins++] = (ps_train_plugin_use){&ps_asng_plugin, cJSON_GetObjectItemCaseSensitive(it, "opts")};
-      else if (!st) st = ps_error(PS_ERR_INVALID, "%s: unknown trainer plugin '%s' (known: asng)", pp, name);
+      else if (!strcmp(name, "gumbel-nas") && n_plugins < 4)
+        plugins[n_plugins++] = (ps_train_plugin_use){&ps_gumbel_nas_plugin, cJSON_GetObjectItemCaseSensitive(it, "opts")};
+      else if (!st) st = ps_error(PS_ERR_INVALID, "%s: unknown trainer plugin '%s' (known: asng, gumbel-nas)", pp, name);
     }
     free(pp);
     ps_train_job tj = {0};

@@ -27,16 +27,14 @@ ps_status ps_gumbel_nas_svg(const cJSON *arch, const char *path);
 /* The temperature at epoch e of E under these options. */
 double ps_gumbel_nas_tau(const cJSON *opts, int epoch, int epochs);
 
-/* The one-shot search: trains the super-network of cfg["net"] (family "cells"
- * without a genotype) with the plugin in STUDY/trials/0000 (resumed when a
- * checkpoint is there), on the training cases named by train_ids, validated on
- * val_ids. Search defaults replace the trainer's optimiser: Adam, lr
- * opts.weights_lr (1e-3), betas opts.weights_beta1/2 (0.9, 0.999), reduce-on-
+/* `search --algo gumbel-nas` (ps_search_phase dispatches here): one trial
+ * that trains the super-network of base_config["net"] (family "cells" without a
+ * genotype) with the plugin; a killed search's re-run resumes it from its
+ * checkpoint. Search defaults replace the trainer's optimiser: Adam, lr
+ * algo_opts.weights_lr (1e-3), betas weights_beta1/2 (0.9, 0.999), reduce-on-
  * plateau by 10 after 20 validations without gain (the paper's factor and
- * patience). The other keys of opts go to the plugin. *summary (caller frees):
- * {genotype, alpha_history, mean_dice, seconds}. */
-ps_status ps_gumbel_nas_search(const char *study_dir, const cJSON *cfg, const ps_study_ctx *ctx, const cJSON *train_ids,
-                               const cJSON *opts, cJSON **summary);
+ * patience); the other algo_opts go to the plugin. */
+ps_status ps_gumbel_search_phase(const ps_phase_opts *o);
 
 #ifdef __cplusplus
 }

@@ -2,7 +2,6 @@
  * configs, journaled in --study DIR; re-running the same command resumes. */
 #include "cli.h"
 #include "proxyseg/study.h"
-#include "proxyseg/gumbel_nas.h"
 #include "proxyseg/nn.h"
 #include "proxyseg/train.h"
 #include <stdlib.h>
@@ -32,7 +31,7 @@ static void usage(FILE *f) {
           "  --algo gumbel-nas one-shot cell search (no --space; net: the cell super-network unless --set\n"
           "                    net.family=cells...); --algo-opt: tau_max, tau_min, tau_schedule, alpha_lr,\n"
           "                    alpha_beta1/2, warmup_epochs, weights_lr, weights_beta1/2 (include/proxyseg/gumbel_nas.h);\n"
-          "                    writes STUDY/trials/0000/genotype.json for `train --arch`\n");
+          "                    its trial folder gets genotype.json (for `train --arch`), genotype.svg, alpha_history.json\n");
 }
 
 /* "width=0.25,depth=1" */
@@ -204,15 +203,7 @@ int cmd_search(int argc, char **argv) {
       if (!strcmp(warm, "auto")) st = ps_study_warm_start(study, cfg, ctx.cache_dir, kept, ctx.val_ids, &wck);
       else wck = ps_strdup(warm);
     }
-    if (!st && nas) {
-      cJSON *sum = NULL;
-      if (seed > 0) cJSON_ReplaceItemInObjectCaseSensitive(cfg, "seed", cJSON_CreateNumber(seed));
-      st = ps_gumbel_nas_search(study, cfg, &ctx, kept, algo_opts, &sum);
-      char *s = sum ? cJSON_PrintUnformatted(sum) : NULL;
-      if (s) printf("%s\n", s);
-      free(s);
-      cJSON_Delete(sum);
-    } else if (!st) {
+    if (!st) {
       ps_phase_opts po = {0};
       po.study_dir = study;
       po.phase = "proxy";
@@ -231,7 +222,7 @@ int cmd_search(int argc, char **argv) {
       po.warm_start = wck;
       st = ps_search_phase(&po);
     }
-    if (!st && !nas) {
+    if (!st) {
       cJSON *head = NULL;
       st = ps_study_report(study, &head);
       char *s = head ? cJSON_PrintUnformatted(head) : NULL;

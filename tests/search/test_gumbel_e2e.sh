@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Gumbel NAS end to end: `search --algo gumbel-nas` on a tiny generated task
-# writes genotype.json and alpha_history.json; `train --arch genotype.json`
-# re-trains the derived cells wider from scratch; `predict` runs the derived
-# network. A search killed with -9 after its first checkpoint resumes and ends
-# with the genotype and alphas of an uninterrupted run.
+# runs one journaled trial whose folder gets genotype.json, genotype.svg and
+# alpha_history.json; `train --arch genotype.json` re-trains the derived cells
+# wider from scratch; `predict` runs the derived network. A search killed with
+# -9 (its whole process group) after the trial's first checkpoint resumes the
+# trial and ends with the genotype and alphas of an uninterrupted run.
 set -euo pipefail
 exe=$1; py=${2:-/usr/bin/python3}
 "$py" -c 'import h5py, numpy' 2>/dev/null || { echo "SKIPPED: h5py/numpy missing for $py (needed to compare alphas)"; exit 77; }
@@ -17,7 +18,7 @@ t=full/trials/0000
 for f in genotype.json genotype.svg alpha_history.json checkpoint.h5 metrics.json; do
   [ -s "$t/$f" ] || { echo "FAIL: search left no $t/$f"; exit 1; }
 done
-grep -q '"genotype"' full.json || { echo "FAIL: no summary on stdout"; cat full.json; exit 1; }
+grep -q '"state":"COMPLETE"' full/journal.jsonl || { echo "FAIL: the search trial did not complete"; cat full/journal.jsonl; exit 1; }
 "$py" - <<'PY'
 import json, sys
 import xml.etree.ElementTree as ET
@@ -51,15 +52,18 @@ set +e
 "$exe" train --dataset ds --out badrun --arch bad.json 2> bad.log; rc=$?
 set -e
 [ $rc = 2 ] && grep -q "genotype.reduction" bad.log && [ ! -e badrun/checkpoint.h5 ] || { echo "FAIL: bad genotype rc=$rc"; cat bad.log; exit 1; }
-# kill -9 after the first checkpoint, re-run the same command: it resumes
-"$exe" search "${args[@]}" --study killed > /dev/null 2> killed.log &
+# kill -9 the search and its trial after the first checkpoint, re-run the same command: it resumes
+setsid "$exe" search "${args[@]}" --study killed > /dev/null 2> killed.log &
 pid=$!
 for i in $(seq 1 3000); do [ -e killed/trials/0000/checkpoint.h5 ] && break; sleep 0.05; done
-kill -9 $pid 2>/dev/null || true
+kill -9 -- -$pid 2>/dev/null || true
 wait $pid 2>/dev/null || true
+sleep 0.5
 [ -e killed/trials/0000/metrics.json ] && { echo "FAIL: the run finished before the kill (nothing to resume)"; exit 1; }
 "$exe" search "${args[@]}" --study killed > killed.json 2> resumed.log || { tail -20 resumed.log; exit 1; }
-grep -q "resuming from" resumed.log || { echo "FAIL: the re-run did not resume"; exit 1; }
+grep -q "resuming from" killed/trials/0000/log.txt || { echo "FAIL: the re-run did not resume the trial"; exit 1; }
+[ "$(grep -c '"event":"end"' killed/journal.jsonl)" = 1 ] && grep -q '"state":"COMPLETE"' killed/journal.jsonl \
+  || { echo "FAIL: the resumed journal"; cat killed/journal.jsonl; exit 1; }
 cmp <("$py" -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["genotype"], sort_keys=True))' full/trials/0000/genotype.json) \
     <("$py" -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["genotype"], sort_keys=True))' killed/trials/0000/genotype.json) \
   || { echo "FAIL: resumed genotype differs from the uninterrupted run's"; exit 1; }
