@@ -79,7 +79,7 @@ ps_status nas_spec_parse(const cJSON *arch, nas_spec *s) {
   return s->fixed ? parse_genotype(g, s) : PS_OK;
 }
 
-static cJSON *genotype_json(const nas_spec *s, int8_t geno[CT_N][NAS_MAX_EDGES]) {
+static cJSON *genotype_json(const nas_spec *s, const int8_t geno[CT_N][NAS_MAX_EDGES]) {
   cJSON *g = cJSON_CreateObject();
   for (int t = 0; t < CT_N; t++) {
     cJSON *cell = cJSON_AddArrayToObject(g, ps_nas_cell_names[t]);
@@ -108,7 +108,7 @@ cJSON *nas_spec_to_json(const nas_spec *s) {
   cJSON_AddNumberToObject(j, "keep", s->keep);
   cJSON_AddNumberToObject(j, "leaky_slope", s->slope);
   cJSON_AddNumberToObject(j, "norm_eps", s->eps);
-  if (s->fixed) cJSON_AddItemToObject(j, "genotype", genotype_json(s, (int8_t(*)[NAS_MAX_EDGES])s->geno));
+  if (s->fixed) cJSON_AddItemToObject(j, "genotype", genotype_json(s, s->geno));
   else cJSON_AddStringToObject(j, "sampling", s->sample_all ? "all" : "pair");
   return j;
 }

@@ -32,9 +32,8 @@ typedef struct {
   ps_tensor *alpha[CT_N];             /* [E, NAS_OPS] in the arch arena (search only) */
   double tau;
   ps_rng *rng;                        /* borrowed; NULL: deterministic top-2 */
-  ps_tensor *mac_w[4096];             /* every conv weight and the level it runs at, for MACs */
-  int mac_level[4096], n_mac;
-  bool mac_transposed_unused;
+  ps_tensor *mac_w[NAS_MAX_CONVS];    /* every conv weight and the level it runs at, for MACs */
+  int mac_level[NAS_MAX_CONVS], n_mac;
 } cellnet;
 
 static int level_of(const cellnet *n, int src) { return src < 0 ? 0 : n->cells[src].level_out; }
@@ -43,7 +42,7 @@ static int width(const cellnet *n, int level) { return n->s.stem << level; }
 /* ---- building ---- */
 static ps_tensor *decl(cellnet *n, ps_params *p, const char *name, int ndim, const int64_t *sh, int level) {
   ps_tensor *t = ps_params_add(p, name, ndim, sh);
-  if (t && ndim == 5 && n->n_mac < 4096) {
+  if (t && ndim == 5) {   /* NAS_MAX_CONVS bounds every layout the spec allows */
     n->mac_w[n->n_mac] = t;
     n->mac_level[n->n_mac++] = level;
   }
@@ -187,7 +186,7 @@ static ps_status choose(const fwd *F, int type, choice *ch) {
   const int E = nas_edges(n->s.nodes);
   const bool sample = F->training && n->rng;
   double eps[NAS_MAX_EDGES * NAS_OPS], z[NAS_OPS];
-  const float *alpha = n->alpha[type]->data;
+  const float *alpha = n->alpha[type]->data;   /* the arch arena is host memory (ps_params_create) */
   memset(ch->sel, 0, sizeof ch->sel);
   ch->off[0] = 0;
   for (int e = 0; e < E; e++) {

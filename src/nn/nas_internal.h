@@ -9,6 +9,8 @@
 #define NAS_MAX_EDGES (NAS_MAX_NODES * (NAS_MAX_NODES + 3) / 2)
 #define NAS_MAX_LEVELS 5
 #define NAS_MAX_CELLS (4 * NAS_MAX_LEVELS)
+/* conv weights: per cell 2 inputs + edges x (conv, 3 x (depthwise, pointwise), identity/2) + output; stem, head */
+#define NAS_MAX_CONVS (NAS_MAX_CELLS * (3 + NAS_MAX_EDGES * 8) + 2)
 
 enum { OP_CONV, OP_DIL2, OP_DIL3, OP_DIL4, OP_MAX, OP_AVG, OP_ID, OP_ZERO };
 enum { CT_RED, CT_ENC, CT_EXP, CT_DEC, CT_N };
