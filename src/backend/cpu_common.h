@@ -9,6 +9,9 @@ void ps_host_fill_memory(ps_backend *be);
 /* The two CPU backends (static objects; never freed). */
 ps_backend *ps_backend_cpu_ref(void);
 ps_backend *ps_backend_cpu(void);
+/* What both CPU backends support: every op kind; norms with none/relu/leaky
+ * activations, losses up to 256 classes. */
+bool ps_ref_supports(ps_backend *be, ps_op_kind k, const void *params);
 /* Kernels the fast backend takes from the reference unchanged (tiny, [C]-sized). */
 ps_status ps_ref_bn_running_update(ps_backend *be, int64_t C, int64_t count, float momentum, const float *mean,
                                    const float *var, float *running_mean, float *running_var);

@@ -538,7 +538,7 @@ static ps_status r_all_finite(ps_backend *be, const float *x, int64_t n, bool *f
   return PS_OK;
 }
 
-static bool r_supports(ps_backend *be, ps_op_kind k, const void *params) {
+bool ps_ref_supports(ps_backend *be, ps_op_kind k, const void *params) {
   UNUSED(be);
   if (k == PS_OPK_NORM && params) {
     const ps_norm_geom *g = params;
@@ -553,7 +553,7 @@ static void ref_init(void) {
   ps_backend *b = &ref_be;
   b->name = "cpu-ref";
   ps_host_fill_memory(b);
-  b->supports = r_supports;
+  b->supports = ps_ref_supports;
   b->conv_forward = r_conv_forward;
   b->conv_backward_data = r_conv_backward_data;
   b->conv_backward_weight = r_conv_backward_weight;

@@ -324,22 +324,12 @@ static ps_status c_all_finite(ps_backend *be, const float *x, int64_t n, bool *f
   return PS_OK;
 }
 
-static bool c_supports(ps_backend *be, ps_op_kind k, const void *params) {
-  UNUSED(be);
-  if (k == PS_OPK_NORM && params) {
-    const ps_norm_geom *g = params;
-    return g->act == PS_ACT_NONE || g->act == PS_ACT_RELU || (g->act == PS_ACT_LEAKY_RELU && g->slope > 0);
-  }
-  if (k == PS_OPK_LOSS && params) return ((const ps_loss_geom *)params)->C <= 256;
-  return k >= 0 && k < PS_OPK_COUNT;
-}
-
 static ps_backend cpu_be;
 static void cpu_init(void) {
   ps_backend *b = &cpu_be;
   b->name = "cpu";
   ps_host_fill_memory(b);
-  b->supports = c_supports;
+  b->supports = ps_ref_supports; /* the same ops and limits as the reference */
   b->conv_forward = c_conv_forward;
   b->conv_backward_data = c_conv_backward_data;
   b->conv_backward_weight = c_conv_backward_weight;
