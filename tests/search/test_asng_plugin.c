@@ -11,9 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define NCASES 7
+#define NCASES TINY_NCASES
 static ps_case cases[NCASES];
-static int train_idx[] = {0, 1, 2, 3, 4, 5}, val_idx[] = {6};
 
 static ps_status killer_before(void *st, ps_train_ctx *c) {
   (void)st;
@@ -25,21 +24,7 @@ static const ps_train_plugin killer_plugin = {.name = "killer", .before_step = k
 static ps_status run(const char *dir, bool kill, bool resume, ps_train_result *res) {
   cJSON *cfg = tiny_config("adam", 3, 3);
   ps_train_plugin_use pl[] = {{&ps_asng_plugin, NULL}, {&killer_plugin, NULL}};
-  ps_train_job j = {0};
-  j.config = cfg;
-  j.cases = cases;
-  j.n_cases = NCASES;
-  j.train_idx = train_idx;
-  j.n_train = 6;
-  j.val_idx = val_idx;
-  j.n_val = 1;
-  j.out_dir = dir;
-  j.resume = resume;
-  j.keep_checkpoint = true;
-  j.plugins = pl;
-  j.n_plugins = kill ? 2 : 1;
-  j.n_classes = 2;
-  ps_status st = ps_train_run(&j, res);
+  ps_status st = tiny_run(cases, cfg, dir, pl, kill ? 2 : 1, resume, res);
   cJSON_Delete(cfg);
   return st;
 }

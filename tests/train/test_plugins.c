@@ -122,27 +122,12 @@ static const ps_train_plugin owner_b = {.name = "owner_b", .step = own_step};
 static ps_status noholdout_before(void *st, ps_train_ctx *c) { (void)st; return ps_train_ctx_val_batch(c, c->img, c->lab); }
 static const ps_train_plugin noholdout_plugin = {.name = "noholdout", .before_step = noholdout_before};
 
-#define NCASES 7
+#define NCASES TINY_NCASES
 static ps_case cases[NCASES];
-static int train_idx[] = {0, 1, 2, 3, 4, 5}, val_idx[] = {6};
 
 static ps_status run(const char *dir, const cJSON *cfg, const ps_train_plugin_use *pl, int np, bool resume,
                      ps_train_result *res) {
-  ps_train_job j = {0};
-  j.config = cfg;
-  j.cases = cases;
-  j.n_cases = NCASES;
-  j.train_idx = train_idx;
-  j.n_train = 6;
-  j.val_idx = val_idx;
-  j.n_val = 1;
-  j.out_dir = dir;
-  j.resume = resume;
-  j.keep_checkpoint = true;
-  j.plugins = pl;
-  j.n_plugins = np;
-  j.n_classes = 2;
-  return ps_train_run(&j, res);
+  return tiny_run(cases, cfg, dir, pl, np, resume, res);
 }
 
 static cJSON *read_json_in(const char *dir, const char *name) {

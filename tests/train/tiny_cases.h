@@ -49,6 +49,30 @@ static inline cJSON *tiny_config(const char *optimizer, int epochs, int iters) {
   if (ps_train_config_resolve(NULL, sets, (int)(sizeof sets / sizeof *sets), &cfg)) return NULL;
   return cfg;
 }
+/* TINY_NCASES cases: the first six train, the last validates. */
+#define TINY_NCASES 7
+static const int tiny_train_idx[] = {0, 1, 2, 3, 4, 5}, tiny_val_idx[] = {6};
+
+/* A training job over the tiny cases writing to DIR (checkpoint kept). */
+static inline ps_status tiny_run(const ps_case *cases, const cJSON *cfg, const char *dir,
+                                 const ps_train_plugin_use *pl, int n_plugins, bool resume, ps_train_result *res) {
+  ps_train_job j = {0};
+  j.config = cfg;
+  j.cases = cases;
+  j.n_cases = TINY_NCASES;
+  j.train_idx = tiny_train_idx;
+  j.n_train = 6;
+  j.val_idx = tiny_val_idx;
+  j.n_val = 1;
+  j.out_dir = dir;
+  j.resume = resume;
+  j.keep_checkpoint = true;
+  j.plugins = pl;
+  j.n_plugins = n_plugins;
+  j.n_classes = 2;
+  return ps_train_run(&j, res);
+}
+
 /* The parameters stored in DIR/checkpoint.h5 (caller frees; NULL if unreadable). */
 static inline float *tiny_final_params(const char *dir, size_t *n) {
   char *p = ps_path_join(dir, "checkpoint.h5");
