@@ -98,10 +98,11 @@ static ps_status write_result(const char *dir, const char *state, double value, 
 }
 
 /* A failed trial is FAIL with its reason, unless the machine failed (a full
- * disk, an I/O error: PS_ERR_IO): then no result is written, and the trial
- * process exits PS_TRIAL_EXIT_MACHINE so the trial stays re-runnable. */
+ * disk, an I/O error: ps_error_machine): then no result is written, and the
+ * trial process exits PS_TRIAL_EXIT_MACHINE so the trial stays re-runnable.
+ * An input it may not read is the trial's failure, not the machine's. */
 static void fail_result(const char *dir, ps_status st, const ps_train_result *res) {
-  if (st == PS_ERR_IO) return;
+  if (st == PS_ERR_IO && ps_error_machine()) return;
   char reason[1024];
   snprintf(reason, sizeof reason, "%s", ps_last_error());
   write_result(dir, "FAIL", NAN, res, reason);

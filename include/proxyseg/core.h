@@ -36,6 +36,11 @@ ps_status ps_error(ps_status st, const char *fmt, ...) __attribute__((format(pri
 ps_status ps_error_prefix(ps_status st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *ps_last_error(void);
 void ps_clear_error(void);
+/* Whether the last error, a PS_ERR_IO, came from the machine (disk full, quota,
+ * read-only or failing file system, or no errno to tell) rather than from an
+ * input the caller named (no permission, not a file): a trial that meets the
+ * first stays re-runnable, one that meets the second FAILs with the reason. */
+bool ps_error_machine(void);
 const char *ps_status_name(ps_status st);
 int ps_status_exit_code(ps_status st);
 

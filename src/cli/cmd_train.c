@@ -180,7 +180,7 @@ int cmd_trial_run(int argc, char **argv) {
   ps_status st = ps_trial_child(dir);
   /* the outcome is in result.json; the exit code only tells the driver the child
    * ran, or that the machine failed (disk full: no result could be written) */
-  if (st == PS_ERR_IO) {
+  if (st == PS_ERR_IO && ps_error_machine()) {
     ps_cli_fail("trial-run", st);
     return PS_TRIAL_EXIT_MACHINE;
   }

@@ -1,11 +1,16 @@
 /* Thread-local error messages and the status → name / exit-code mapping. */
 #include "proxyseg/core.h"
+#include <errno.h>
 #include <stdarg.h>
 #include <string.h>
 
 static _Thread_local char last_msg[2048];
+static _Thread_local ps_status last_status;
+static _Thread_local int last_errno; /* errno when the last error was recorded */
 
 ps_status ps_error(ps_status st, const char *fmt, ...) {
+  last_errno = errno; /* before formatting, which may change it */
+  last_status = st;
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(last_msg, sizeof last_msg, fmt, ap);
@@ -30,7 +35,21 @@ ps_status ps_error_prefix(ps_status st, const char *fmt, ...) {
 }
 
 const char *ps_last_error(void) { return last_msg[0] ? last_msg : "no error"; }
-void ps_clear_error(void) { last_msg[0] = 0; }
+void ps_clear_error(void) {
+  last_msg[0] = 0;
+  last_status = PS_OK;
+  last_errno = 0;
+}
+
+bool ps_error_machine(void) {
+  if (last_status != PS_ERR_IO) return false;
+  switch (last_errno) {
+  case EACCES: case EPERM: case ENOENT: case ENOTDIR: case EISDIR: case ELOOP: case ENAMETOOLONG:
+    return false; /* the named path, not the machine */
+  default:
+    return true; /* ENOSPC, EDQUOT, EIO, EROFS, EMFILE..., or no errno to go by */
+  }
+}
 
 const char *ps_status_name(ps_status st) {
   switch (st) {

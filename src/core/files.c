@@ -231,9 +231,14 @@ ps_status ps_append_line_fsync(const char *path, const char *line) {
   ps_status st = PS_OK;
   if (w != (ssize_t)(n + 1)) {
     if (w > 0 && sized && ftruncate(fd, before.st_size) == 0) (void)fsync(fd);
-    if (w < 0) st = ps_error(PS_ERR_IO, "%s: append failed: %s", path, strerror(err));
-    else st = ps_error(PS_ERR_IO, "%s: append failed: short write (%zd of %zu bytes; disk full?), rolled back", path,
+    if (w < 0) {
+      errno = err;
+      st = ps_error(PS_ERR_IO, "%s: append failed: %s", path, strerror(err));
+    } else {
+      errno = ENOSPC; /* a short write without an errno: the disk filled */
+      st = ps_error(PS_ERR_IO, "%s: append failed: short write (%zd of %zu bytes; disk full?), rolled back", path,
                        w, n + 1);
+    }
   } else if (fsync(fd) != 0) {
     st = ps_error(PS_ERR_IO, "%s: fsync failed: %s", path, strerror(errno));
   }

@@ -7,6 +7,7 @@
 #include "proxyseg/json.h"
 #include "proxyseg/preprocess.h"
 #include <hdf5.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,6 +153,8 @@ ps_status ps_cache_read_case(const char *path, int n_classes, ps_case *out, cJSO
   memset(out, 0, sizeof *out);
   if (props) *props = NULL;
   if (!ps_path_exists(path)) return ps_error(PS_ERR_IO, "%s: cache file missing (rebuild with proxyseg preprocess)", path);
+  /* HDF5 reports a file it may not open as unreadable; say why instead */
+  if (access(path, R_OK) != 0) return ps_error(PS_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
   ps_status st = PS_OK;
   char *id = NULL, *pj = NULL;
 #pragma omp critical(ps_hdf5)

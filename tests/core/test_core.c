@@ -1,6 +1,7 @@
 /* Core: errors, JSON dotted keys, atomic writes, journal appends, RNG determinism. */
 #include "proxyseg/json.h"
 #include "testutil.h"
+#include <errno.h>
 #include <unistd.h>
 #include <sys/wait.h>
 #include <string.h>
@@ -13,6 +14,22 @@ int main(void) {
   CHECK(strcmp(ps_last_error(), "case 3: x.nii: truncated") == 0, "%s", ps_last_error());
   CHECK(ps_status_exit_code(PS_ERR_DATA) == 3 && ps_status_exit_code(PS_ERR_INVALID) == 2 &&
         ps_status_exit_code(PS_ERR_IO) == 1 && ps_status_exit_code(PS_OK) == 0, "exit codes");
+  /* an I/O error is the machine's unless errno names the path (a trial that
+   * cannot read its input FAILs; one that meets a full disk stays re-runnable) */
+  errno = ENOSPC;
+  ps_error(PS_ERR_IO, "x: write failed");
+  CHECK(ps_error_machine(), "ENOSPC is the machine's");
+  errno = EACCES;
+  ps_error(PS_ERR_IO, "x: cannot open");
+  CHECK(!ps_error_machine(), "EACCES is the input's");
+  ps_error_prefix(PS_ERR_IO, "case 1");
+  CHECK(!ps_error_machine(), "a prefix keeps the cause");
+  errno = 0;
+  ps_error(PS_ERR_IO, "x: short read");
+  CHECK(ps_error_machine(), "no errno: the machine's, so the trial stays re-runnable");
+  errno = ENOSPC;
+  ps_error(PS_ERR_DATA, "x: bad");
+  CHECK(!ps_error_machine(), "only I/O errors can be the machine's");
 
   /* JSON dotted keys */
   cJSON *j = cJSON_CreateObject();
