@@ -33,9 +33,11 @@ static double arena_per_voxel(ps_net *n, int c, const int p[3], int b, bool trai
 
 int main(void) {
   const char *archs[] = {"{\"stages\":3,\"base_features\":16}", "{\"stages\":2,\"base_features\":8}",
-                         "{\"stages\":4,\"base_features\":8,\"norm\":\"batch\"}"};
-  const int patches[][3] = {{32, 32, 32}, {32, 32, 32}, {32, 32, 48}};
-  for (int i = 0; i < 3; i++) {
+                         "{\"stages\":4,\"base_features\":8,\"norm\":\"batch\"}",
+                         /* the NAS super-network (two sampled ops per edge in training) */
+                         "{\"family\":\"cells\",\"stem_features\":4,\"levels\":2}"};
+  const int patches[][3] = {{32, 32, 32}, {32, 32, 32}, {32, 32, 48}, {32, 32, 32}};
+  for (int i = 0; i < 4; i++) {
     cJSON *arch = cJSON_Parse(archs[i]);
     ps_net *n = NULL;
     CHECK_OK(ps_net_create(arch, 1, 3, 1, &n));
