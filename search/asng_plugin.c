@@ -29,6 +29,7 @@ int ps_asng_space_size(void) { return NV; }
 const char *ps_asng_space_name(int i) { return i >= 0 && i < NV ? space[i].name : NULL; }
 
 static double level_value(int i, int k, int levels) { return space[i].lo + (space[i].hi - space[i].lo) * k / (levels - 1); }
+double ps_asng_level_value(int i, int k, int levels) { return i >= 0 && i < NV && levels > 1 ? level_value(i, k, levels) : 0; }
 
 void ps_asng_policy_of(const int *c, int levels, ps_aug_policy *pol) {
   double v[NV];

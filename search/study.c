@@ -11,6 +11,7 @@
 #include "proxyseg/nn.h"
 #include "proxyseg/synth.h"
 #include "proxyseg/train.h"
+#include "study_oneshot.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,7 +120,8 @@ typedef struct {
   ps_study_ctx ctx;
   cJSON *proxy_cfg, *full_cfg, *kept;
   char *dataset, *external;
-  ps_space *space;
+  ps_space *space;              /* NULL: a one-shot algorithm that takes none */
+  const ps_oneshot_algo *one;   /* the one-shot algorithm, NULL for a ranking search */
   uint64_t seed;
   int jobs, P, R;
   ps_journal *J;       /* open while chosen[] is in use */
@@ -141,20 +143,29 @@ static ps_status stage_setup(study_run *S, const cJSON *user_cfg) {
     if (!cJSON_GetObjectItemCaseSensitive(S->cfg, it->string))
       return ps_error(PS_ERR_INVALID, "study config: unknown key '%s'", it->string);
   ps_json_merge(S->cfg, user_cfg);
-  ps_status st = ps_study_config_check(S->cfg);
+  S->one = ps_oneshot_find(ps_json_str(S->cfg, "algo", NULL));
+  /* a one-shot algorithm searches its own space unless the config names one */
+  if (S->one && !cJSON_GetObjectItemCaseSensitive(user_cfg, "space"))
+    cJSON_ReplaceItemInObject(S->cfg, "space", S->one->space ? cJSON_CreateString(S->one->space) : cJSON_CreateNull());
+  cJSON *chk = cJSON_Duplicate(S->cfg, 1);
+  if (cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(chk, "space"))) cJSON_DeleteItemFromObjectCaseSensitive(chk, "space");
+  ps_status st = ps_study_config_check(chk); /* null (no space) is only ever set here */
+  cJSON_Delete(chk);
   if (!st) st = ps_mkdir_p(S->out);
   if (!st) st = side_config(S->cfg, "proxy_train", &S->proxy_cfg);
   if (!st) st = side_config(S->cfg, "full_train", &S->full_cfg);
   if (!st) st = shrink_net(S->proxy_cfg, cJSON_GetObjectItemCaseSensitive(S->cfg, "proxy_net"));
-  if (!st) st = ps_study_space(cJSON_GetObjectItemCaseSensitive(S->cfg, "space"), NULL, &S->space);
-  if (!st) st = ps_space_check(S->space, S->proxy_cfg);
+  const cJSON *space = cJSON_GetObjectItemCaseSensitive(S->cfg, "space");
+  if (!st && !cJSON_IsNull(space)) st = ps_study_space(space, NULL, &S->space);
+  /* a one-shot search's policies do not start from the config's values */
+  if (!st && !S->one) st = ps_space_check(S->space, S->proxy_cfg);
   /* datasets before study.json: a wrong path must not leave a study behind */
   if (!st) st = ensure_dataset(S->cfg, S->out, "dataset", "generate", 'a', &S->dataset);
   if (!st && !S->dataset) st = ps_error(PS_ERR_INVALID, "study config: give 'dataset' (a folder) or 'generate'");
   if (!st) st = ensure_dataset(S->cfg, S->out, "external", "generate_external", 'b', &S->external);
   if (!st) {
     /* every default written out, the resolved sides too */
-    cJSON_ReplaceItemInObject(S->cfg, "space", ps_space_to_json(S->space));
+    cJSON_ReplaceItemInObject(S->cfg, "space", S->space ? ps_space_to_json(S->space) : cJSON_CreateNull());
     cJSON *resolved = cJSON_AddObjectToObject(S->cfg, "resolved");
     cJSON_AddItemToObject(resolved, "proxy_train", cJSON_Duplicate(S->proxy_cfg, 1));
     cJSON_AddItemToObject(resolved, "full_train", cJSON_Duplicate(S->full_cfg, 1));
@@ -228,6 +239,19 @@ static ps_status stage_retrain(study_run *S) {
     ps_rerun_opts o = rerun_opts(S, "full", S->R, S->full_cfg, S->ctx.train_ids, true);
     st = ps_study_rerun(&o);
   }
+  if (!st) st = ps_study_keep_best(S->out);
+  return st;
+}
+
+/* A one-shot search ranks nothing: its result and the algorithm's baselines
+ * are re-trained at full scale, R seed replicates each (study_oneshot.c). */
+static ps_status stage_oneshot(study_run *S) {
+  int search;
+  ps_status st = ps_oneshot_search_trial(S->out, &search);
+  if (st) return st;
+  ps_oneshot_retrain_opts o = {S->one, S->out, search, S->R, S->jobs, S->full_cfg, S->seed, S->ctx.cache_dir,
+                               S->ctx.train_ids, S->ctx.val_ids};
+  st = ps_oneshot_retrain(&o);
   if (!st) st = ps_study_keep_best(S->out);
   return st;
 }
@@ -320,11 +344,12 @@ ps_status ps_study_run(const cJSON *user_cfg, const char *out_dir) {
                    cJSON_GetArraySize(S.ctx.train_ids), ps_json_str(S.cfg, "proxy_data.method", "?"));
   ps_phase_opts po = {0};
   if (!st) st = stage_proxy_search(&S, &po);
-  if (!st) st = stage_choose(&S);
-  if (!st) st = stage_retrain(&S);
-  if (!st) st = stage_factorial(&S);
-  if (!st) st = stage_compare(&S);
-  if (!st && ps_json_bool(S.cfg, "validate_full", false)) {
+  if (!st && S.one) st = stage_oneshot(&S);
+  if (!st && !S.one) st = stage_choose(&S);
+  if (!st && !S.one) st = stage_retrain(&S);
+  if (!st && !S.one) st = stage_factorial(&S);
+  if (!st && !S.one) st = stage_compare(&S);
+  if (!st && !S.one && ps_json_bool(S.cfg, "validate_full", false)) {
     /* measured speed-up: the same search at full scale */
     ps_phase_opts fo = po;
     fo.phase = "full_search";

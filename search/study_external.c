@@ -49,7 +49,10 @@ ps_status ps_study_external(const char *study_dir, const char *dataset_dir, ps_s
   for (int i = 0; sel && i < n_pt; i++) {
     bool retrained = false;
     for (int j = 0; j < n_ft && !retrained; j++) retrained = ft[j]->ref == pt[i]->number;
-    if (retrained) sel[n_sel++] = pt[i];
+    /* a one-shot search trial (trained under a plugin) holds the search's network, not a model of a config */
+    char *pl = ps_strfmt("%s/trials/%04d/plugins.json", study_dir, pt[i]->number);
+    if (retrained && !ps_path_exists(pl)) sel[n_sel++] = pt[i];
+    free(pl);
   }
   for (int i = 0; sel && i < n_rt; i++) sel[n_sel++] = rt[i];
   for (int i = 0; sel && i < n_ft; i++) sel[n_sel++] = ft[i];

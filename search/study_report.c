@@ -7,6 +7,7 @@
 #include "proxyseg/report.h"
 #include "proxyseg/stats.h"
 #include "study_grid.h"
+#include "study_oneshot.h"
 #include <cblas.h>
 #include <hdf5.h>
 #include <math.h>
@@ -511,6 +512,20 @@ ps_status ps_study_report(const char *study_dir, cJSON **headline) {
   ps_status st = ps_journal_open(jpath, &R.J);
   free(jpath);
   if (st) { report_in_free(&R); return st; }
+  const ps_oneshot_algo *one = ps_oneshot_find(ps_json_str(R.study, "algo", NULL));
+  if (one) {
+    /* a one-shot search ranks nothing: its report compares the re-trained configurations */
+    cJSON *trials = trials_json(&R);
+    st = ps_oneshot_report(study_dir, R.study, R.J, trials, one, headline);
+    if (!st) {
+      char *cp = ps_path_join(study_dir, "trials.csv");
+      st = ps_report_write_trials_csv(trials, cp);
+      free(cp);
+    }
+    cJSON_Delete(trials);
+    report_in_free(&R);
+    return st;
+  }
   R.cases = read_opt(study_dir, "proxy/cases.json");
   R.timing = read_opt(study_dir, "timing.json");
   R.external = read_opt(study_dir, "external.json");

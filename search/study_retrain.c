@@ -45,6 +45,14 @@ static ps_status copy_file(const char *from, const char *to) {
   return st;
 }
 
+/* Runs of the same configuration: the same proxy trial re-trained, or, in a
+ * one-shot study (no proxy ranking), the same params "config" (result or baseline). */
+static bool same_config(const ps_trial *a, const ps_trial *b) {
+  const char *ca = ps_json_str(a->params, "config", NULL), *cb = ps_json_str(b->params, "config", NULL);
+  if (ca || cb) return ca && cb && !strcmp(ca, cb);
+  return a->ref == b->ref;
+}
+
 ps_status ps_study_keep_best(const char *study_dir) {
   char *jp = ps_path_join(study_dir, "journal.jsonl");
   ps_journal *J = NULL;
@@ -54,28 +62,32 @@ ps_status ps_study_keep_best(const char *study_dir) {
   ps_trial **ft;
   int n = ps_journal_phase(J, "full", &ft);
   /* the config with the best replicate mean (COMPLETE replicates only) */
-  int best_ref = -1, best_cnt = 0;
+  ps_trial *best = NULL; /* the first COMPLETE run of the winning configuration */
+  int best_cnt = 0;
   double best_mean = -INFINITY;
   for (int i = 0; i < n; i++) {
     if (ft[i]->state != PS_TRIAL_COMPLETE) continue;
-    int ref = ft[i]->ref, cnt = 0;
+    int cnt = 0;
     bool seen = false;
-    for (int j = 0; j < i && !seen; j++) seen = ft[j]->ref == ref && ft[j]->state == PS_TRIAL_COMPLETE;
+    for (int j = 0; j < i && !seen; j++) seen = same_config(ft[j], ft[i]) && ft[j]->state == PS_TRIAL_COMPLETE;
     if (seen) continue;
     double s = 0;
     for (int j = i; j < n; j++)
-      if (ft[j]->ref == ref && ft[j]->state == PS_TRIAL_COMPLETE) { s += ft[j]->value; cnt++; }
-    if (s / cnt > best_mean) { best_mean = s / cnt; best_ref = ref; best_cnt = cnt; }
+      if (same_config(ft[j], ft[i]) && ft[j]->state == PS_TRIAL_COMPLETE) { s += ft[j]->value; cnt++; }
+    if (s / cnt > best_mean) { best_mean = s / cnt; best = ft[i]; best_cnt = cnt; }
   }
+  int best_ref = best ? best->ref : -1;
   /* its model: the replicate with the best validation score that left a checkpoint */
   ps_trial *pick = NULL;
-  for (int i = 0; i < n; i++) {
-    if (ft[i]->ref != best_ref || ft[i]->state != PS_TRIAL_COMPLETE) continue;
+  for (int i = 0; best && i < n; i++) {
+    if (!same_config(ft[i], best) || ft[i]->state != PS_TRIAL_COMPLETE) continue;
     char *ck = ps_strfmt("%s/trials/%04d/checkpoint.h5", study_dir, ft[i]->number);
     if (ps_path_exists(ck) && (!pick || ft[i]->value > pick->value)) pick = ft[i];
     free(ck);
   }
-  if (best_ref < 0) st = ps_error(PS_ERR_RUNTIME, "no full-scale trial completed; no best model to keep");
+  const char *config = best ? ps_json_str(best->params, "config", NULL) : NULL;
+  if (!best) st = ps_error(PS_ERR_RUNTIME, "no full-scale trial completed; no best model to keep");
+  else if (!pick && config) st = ps_error(PS_ERR_RUNTIME, "the full-scale winner ('%s') left no checkpoint", config);
   else if (!pick) st = ps_error(PS_ERR_RUNTIME, "the full-scale winner (proxy trial %d) left no checkpoint", best_ref);
   char *dir = ps_path_join(study_dir, "best");
   if (!st) st = ps_mkdir_p(dir);
@@ -90,6 +102,7 @@ ps_status ps_study_keep_best(const char *study_dir) {
   if (!st) {
     cJSON *b = cJSON_CreateObject();
     cJSON_AddNumberToObject(b, "ref", best_ref);
+    if (config) cJSON_AddStringToObject(b, "config", config);
     cJSON_AddNumberToObject(b, "trial", pick->number);
     cJSON_AddNumberToObject(b, "replicates", best_cnt);
     cJSON_AddNumberToObject(b, "full_mean", best_mean);
@@ -100,8 +113,12 @@ ps_status ps_study_keep_best(const char *study_dir) {
     free(p);
     cJSON_Delete(b);
   }
-  if (!st) ps_info("best at full scale: the config of proxy trial %d (mean Dice %.4f over %d replicates), model in %s/",
-                   best_ref, best_mean, best_cnt, dir);
+  if (!st && config)
+    ps_info("best at full scale: configuration '%s' (mean Dice %.4f over %d replicates), model in %s/", config,
+            best_mean, best_cnt, dir);
+  else if (!st)
+    ps_info("best at full scale: the config of proxy trial %d (mean Dice %.4f over %d replicates), model in %s/",
+            best_ref, best_mean, best_cnt, dir);
   free(dir);
   free(ft);
   ps_journal_free(J);

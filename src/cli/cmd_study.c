@@ -73,6 +73,15 @@ static void print_headline(const char *dir) {
   if (ps_json_read(rp, &rep)) { free(rp); return; }
   fprintf(stderr, "\n== proxyseg study: %s ==\n", dir);
   fprintf(stderr, "verdict:   %s\n", ps_json_str(rep, "verdict.text", ps_json_str(rep, "verdict.label", "n/a")));
+  if (!strcmp(ps_json_str(rep, "kind", ""), "oneshot")) {
+    /* one-shot: no ranking to correlate; the verdict's lines compare the re-trained configurations */
+    const cJSON *lines = ps_json_path(rep, "verdict.lines");
+    for (int i = 1; i < cJSON_GetArraySize(lines); i++) fprintf(stderr, "           %s\n", cJSON_GetArrayItem(lines, i)->valuestring);
+    fprintf(stderr, "report:    %s/report.html (report.json, report.md, trials.csv)\n", dir);
+    cJSON_Delete(rep);
+    free(rp);
+    return;
+  }
   if (ps_json_str(rep, "verdict.advice", NULL)) fprintf(stderr, "           %s\n", ps_json_str(rep, "verdict.advice", ""));
   print_rho("internal:", cJSON_GetObjectItemCaseSensitive(rep, "correlation"));
   const cJSON *ext = cJSON_GetObjectItemCaseSensitive(rep, "correlation_external");
@@ -120,21 +129,24 @@ static void print_headline(const char *dir) {
 }
 
 static void study_usage(FILE *f) {
-  fprintf(f, "usage: proxyseg study --config FILE --out DIR\n"
+  fprintf(f, "usage: proxyseg study --config FILE --out DIR [--algo NAME]\n"
+             "  --algo NAME: the config's \"algo\" (random, rl; one-shot: asng)\n"
              "  Runs proxy data -> proxy network -> search -> full-scale re-training -> report.\n"
              "  Re-running the same command resumes. docs/study-folder.md describes the files it writes;\n"
              "  README.md the config keys.\n");
 }
 
 int cmd_study(int argc, char **argv) {
-  const char *config = NULL, *out = NULL;
-  static const struct option opts[] = {{"config", required_argument, 0, 'c'}, {"out", required_argument, 0, 'o'}, {0, 0, 0, 0}};
+  const char *config = NULL, *out = NULL, *algo = NULL;
+  static const struct option opts[] = {{"config", required_argument, 0, 'c'}, {"out", required_argument, 0, 'o'},
+                                       {"algo", required_argument, 0, 'a'}, {0, 0, 0, 0}};
   int c, rc = 0;
   optind = 1;
   while ((c = ps_cli_getopt("study", argc, argv, opts, study_usage, &rc)) != -1) {
     if (c == PS_CLI_RETURN) return rc;
     if (c == 'c') config = optarg;
     else if (c == 'o') out = optarg;
+    else if (c == 'a') algo = optarg;
   }
   if ((rc = ps_cli_no_positional("study", argc, argv))) return rc;
   if (!config || !out) {
@@ -145,6 +157,7 @@ int cmd_study(int argc, char **argv) {
   cJSON *cfg = NULL;
   ps_status st = ps_json_read(config, &cfg);
   if (!st && !cJSON_IsObject(cfg)) st = ps_error(PS_ERR_INVALID, "%s: the study config must be a JSON object", config);
+  if (!st && algo) ps_json_set(cfg, "algo", cJSON_CreateString(algo));
   FILE *log = st ? NULL : open_study_log(out);
   if (!st) st = ps_study_run(cfg, out);
   close_study_log(log);
