@@ -271,6 +271,7 @@ static ps_status gemm_forward(const ps_conv_geom *g, const float *x, const float
 
 ps_status ps_conv_fast_forward(const ps_conv_geom *g, const float *x, const float *w, const float *b, float *y,
                                bool accumulate) {
+  if (ps_conv_use_winograd(g, 0)) return ps_conv_wino_forward(g, x, w, b, y, accumulate);
   if (ps_conv_plan(g).direct) return depthwise(g, 0, x, w, b, y, accumulate, NULL);
   ps_status st = gemm_forward(g, x, w, y, accumulate ? 1.0f : 0.0f);
   if (st == PS_OK && b) add_bias(g, b, y);
@@ -323,6 +324,7 @@ static ps_status bwd_data_via_forward(const ps_conv_geom *g, const float *dy, co
 
 ps_status ps_conv_fast_backward_data(const ps_conv_geom *g, const float *dy, const float *w, float *dx,
                                      bool accumulate) {
+  if (ps_conv_use_winograd(g, 1)) return ps_conv_wino_backward_data(g, dy, w, dx, accumulate);
   ps_conv_gemm_plan p = ps_conv_plan(g);
   if (p.direct) return depthwise(g, 1, dy, w, NULL, dx, accumulate, NULL);
   const int64_t cg = g->c / g->groups, kg = g->k / g->groups, R = p.k, P = out_vox(g), OW = g->out[2];
@@ -353,6 +355,7 @@ ps_status ps_conv_fast_backward_data(const ps_conv_geom *g, const float *dy, con
 
 ps_status ps_conv_fast_backward_weight(const ps_conv_geom *g, const float *x, const float *dy, float *dw,
                                        bool accumulate) {
+  if (ps_conv_use_winograd(g, 2)) return ps_conv_wino_backward_weight(g, x, dy, dw, accumulate);
   ps_conv_gemm_plan p = ps_conv_plan(g);
   const int64_t kvol = kvol_of(g);
   if (p.direct) {

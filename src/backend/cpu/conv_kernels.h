@@ -68,4 +68,21 @@ void ps_conv_set_scratch_cap(size_t bytes);
  * this frees the calling thread's buffer (it is also freed at exit for the main thread). */
 void ps_conv_scratch_release(void);
 
+/* ---- Winograd F(2x2x2, 3x3x3) (conv_winograd.c) for 3^3 stride-1 pad-1
+ * dilation-1 single-group convs whose output size equals the input size ---- */
+bool ps_conv_wino_applicable(const ps_conv_geom *g);
+ps_status ps_conv_wino_forward(const ps_conv_geom *g, const float *x, const float *w, const float *b, float *y,
+                               bool accumulate);
+ps_status ps_conv_wino_backward_data(const ps_conv_geom *g, const float *dy, const float *w, float *dx, bool accumulate);
+ps_status ps_conv_wino_backward_weight(const ps_conv_geom *g, const float *x, const float *dy, float *dw, bool accumulate);
+
+/* Which algorithm the fast path uses for the convs Winograd covers: env
+ * PS_CONV_ALGO=gemm|winograd|auto (default auto: Winograd where it measured
+ * faster, see ps_conv_use_winograd). Every other conv takes the GEMM path. */
+typedef enum { PS_CONV_ALGO_AUTO, PS_CONV_ALGO_GEMM, PS_CONV_ALGO_WINOGRAD } ps_conv_algo;
+void ps_conv_set_algo(ps_conv_algo a);
+ps_conv_algo ps_conv_get_algo(void);
+/* direction: 0 forward, 1 backward-data, 2 backward-weight */
+bool ps_conv_use_winograd(const ps_conv_geom *g, int direction);
+
 #endif

@@ -1,0 +1,576 @@
+/* 3D Winograd F(2x2x2, 3x3x3) for the U-Net's convs (3^3, stride 1, pad 1,
+ * dilation 1, one group, output size = input size): 4^3 input tiles, 64
+ * per-position GEMMs, 2^3 output tiles, i.e. 64 instead of 8 * 27 = 216
+ * multiplies per output tile and channel pair (3.4x fewer than vol2col + SGEMM).
+ * Forward and backward-weight run in the Winograd domain; backward-data is the
+ * forward of dy with the flipped, channel-swapped weight (the same geometry). */
+#include "backend/cpu/conv_kernels.h"
+#include <cblas.h>
+#if defined(__AVX512F__) || defined(__FMA__)
+#include <immintrin.h>
+#endif
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* F(2,3) per axis (Lavin & Gray 2016):
+ *   B^T d : v0 = d0 - d2, v1 = d1 + d2, v2 = d2 - d1, v3 = d1 - d3
+ *   G w   : u0 = w0, u1 = (w0 + w1 + w2)/2, u2 = (w0 - w1 + w2)/2, u3 = w2
+ *   A^T m : y0 = m0 + m1 + m2, y1 = m1 - m2 - m3
+ * adjoints for backward-weight: A y (m = y0, y0 + y1, y0 - y1, -y1), G^T u.
+ * A tile (tz, ty, tx) reads input voxels 2t-1 .. 2t+2 and writes outputs 2t, 2t+1
+ * per axis. Transforms run over one "tile row" (fixed n, tz, ty; all TW tiles
+ * along W) so that their loops vectorise over tx; a row of input is split into
+ * even and odd voxels first (e[j] = x[2j-1], o[j] = x[2j]). */
+
+/* 16 floats: one AVX-512 register; GCC/Clang split it on narrower ISAs. */
+typedef float v16 __attribute__((vector_size(64)));
+static inline v16 ld16(const float *p) {
+  v16 v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+static inline void st16(float *p, v16 v) { memcpy(p, &v, sizeof v); }
+/* (x - 0 is a splat the compiler folds; x + 0 is not, because of -0.) a * b + c fused: ISO C mode (-std=c11) turns off GCC's FMA contraction */
+static inline v16 fma16(v16 a, v16 b, v16 c) {
+#if defined(__AVX512F__)
+  return (v16)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
+#elif defined(__FMA__)
+  __m256 a0, a1, b0, b1, c0, c1;
+  memcpy(&a0, &a, 32), memcpy(&a1, (const char *)&a + 32, 32);
+  memcpy(&b0, &b, 32), memcpy(&b1, (const char *)&b + 32, 32);
+  memcpy(&c0, &c, 32), memcpy(&c1, (const char *)&c + 32, 32);
+  c0 = _mm256_fmadd_ps(a0, b0, c0);
+  c1 = _mm256_fmadd_ps(a1, b1, c1);
+  v16 r;
+  memcpy(&r, &c0, 32), memcpy((char *)&r + 32, &c1, 32);
+  return r;
+#else
+  return a * b + c;
+#endif
+}
+
+bool ps_conv_wino_applicable(const ps_conv_geom *g) {
+  if (g->groups != 1) return false;
+  for (int i = 0; i < 3; i++)
+    if (g->ks[i] != 3 || g->stride[i] != 1 || g->pad[i] != 1 || g->dil[i] != 1 || g->in[i] != g->out[i] ||
+        g->in[i] < 1)
+      return false;
+  return true;
+}
+
+/* ---- algorithm switch ---- */
+static int g_algo = -1; /* -1: not yet read from PS_CONV_ALGO */
+
+void ps_conv_set_algo(ps_conv_algo a) { g_algo = (int)a; }
+
+ps_conv_algo ps_conv_get_algo(void) {
+  if (g_algo < 0) {
+    const char *e = getenv("PS_CONV_ALGO");
+    g_algo = e && !strcmp(e, "gemm") ? PS_CONV_ALGO_GEMM
+             : e && !strcmp(e, "winograd") ? PS_CONV_ALGO_WINOGRAD
+                                           : PS_CONV_ALGO_AUTO;
+  }
+  return (ps_conv_algo)g_algo;
+}
+
+bool ps_conv_use_winograd(const ps_conv_geom *g, int direction) {
+  (void)direction;
+  const ps_conv_algo a = ps_conv_get_algo();
+  if (a == PS_CONV_ALGO_GEMM || !ps_conv_wino_applicable(g)) return false;
+  if (a == PS_CONV_ALGO_WINOGRAD) return true;
+  /* AUTO, from bench_conv (benchmarks/README.md): Winograd is 1.5-4x faster from
+   * 16^3 up with >= 16 channels, even at 8^3 x 128 channels, and slower with 1
+   * input or output channel (the transforms then cost more than the GEMM saves) */
+  return g->c >= 4 && g->k >= 4 && g->in[0] * g->in[1] * g->in[2] >= 512;
+}
+
+/* ---- per-thread workspaces, grown on demand, freed at exit ---- */
+#define PS_WINO_MAX_THREADS 256
+static float *g_ws[PS_WINO_MAX_THREADS];
+static size_t g_ws_elems[PS_WINO_MAX_THREADS];
+static bool g_ws_atexit = false;
+
+static void ws_release(void) {
+  for (int i = 0; i < PS_WINO_MAX_THREADS; i++) {
+    free(g_ws[i]);
+    g_ws[i] = NULL;
+    g_ws_elems[i] = 0;
+  }
+}
+
+/* Called by thread tid only. */
+static float *ws_get(int tid, size_t elems) {
+  if (elems <= g_ws_elems[tid]) return g_ws[tid];
+  free(g_ws[tid]);
+  g_ws[tid] = aligned_alloc(64, (elems * sizeof(float) + 63) & ~(size_t)63);
+  g_ws_elems[tid] = g_ws[tid] ? elems : 0;
+  return g_ws[tid];
+}
+
+/* ---- blocking: a block is RB consecutive tile rows of the batch ---- */
+typedef struct {
+  int64_t D, H, W, TD, TH, TW;
+  int64_t rows;    /* N * TD * TH tile rows */
+  int64_t rb;      /* tile rows per block */
+  int64_t nblocks;
+  int64_t ldt;     /* tiles per block rounded up to 16 */
+  int threads;
+} wino_plan;
+
+static wino_plan plan_of(const ps_conv_geom *g, int64_t chans) {
+  wino_plan p;
+  p.D = g->in[0];
+  p.H = g->in[1];
+  p.W = g->in[2];
+  p.TD = (p.D + 1) / 2;
+  p.TH = (p.H + 1) / 2;
+  p.TW = (p.W + 1) / 2;
+  p.rows = g->n * p.TD * p.TH;
+  /* the transformed block (64 positions x chans x tiles) should stay in L2 */
+  static long budget_kb = 0;
+  if (!budget_kb) {
+    const char *e = getenv("PS_WINO_BLOCK_KB");
+    budget_kb = e ? strtol(e, NULL, 10) : 0;
+    if (budget_kb <= 0) budget_kb = 1024;
+  }
+  int64_t tiles = ((int64_t)budget_kb << 10) / (int64_t)(64 * sizeof(float) * chans);
+  if (tiles < 16) tiles = 16;
+  p.rb = tiles / p.TW;
+  if (p.rb < 1) p.rb = 1;
+  int threads = omp_get_max_threads();
+  if (threads > PS_WINO_MAX_THREADS) threads = PS_WINO_MAX_THREADS;
+  /* at least ~4 blocks per thread so that dynamic scheduling balances */
+  int64_t cap = (p.rows + 4 * threads - 1) / (4 * threads);
+  if (cap < 1) cap = 1;
+  if (p.rb > cap) p.rb = cap;
+  /* whole vectors: rb * TW a multiple of 16 where the rows allow it */
+  int64_t unit = 16;
+  for (int64_t a = p.TW, b = 16; b;) { /* unit = 16 / gcd(TW, 16) */
+    int64_t t = a % b;
+    a = b;
+    b = t;
+    if (!b) unit = 16 / a;
+  }
+  if (p.rb > unit) p.rb -= p.rb % unit;
+  else if (unit <= p.rows && unit * p.TW <= 4 * tiles) p.rb = unit;
+  if (p.rb > p.rows) p.rb = p.rows;
+  p.nblocks = (p.rows + p.rb - 1) / p.rb;
+  p.ldt = (p.rb * p.TW + 15) & ~(int64_t)15;
+  if (threads > p.nblocks) threads = (int)p.nblocks;
+  p.threads = threads;
+  return p;
+}
+
+/* Scratch floats the block transforms need (tmp argument). */
+static int64_t tmp_elems(const wino_plan *P) { return 64 * P->ldt + 2 * (P->TW + 1) + 16; }
+
+/* tile-row r of the batch -> (n, tz, ty) */
+static inline void row_pos(const wino_plan *P, int64_t r, int64_t *n, int64_t *tz, int64_t *ty) {
+  *ty = r % P->TH;
+  *tz = (r / P->TH) % P->TD;
+  *n = r / (P->TH * P->TD);
+}
+
+/* ---- transforms of one block (tile rows [r0, r1), nt = (r1 - r0) * TW tiles).
+ * The x stage runs per tile row (it reads the even/odd split of an input row);
+ * the y and z stages run over all ldt columns of the block at once, so they
+ * vectorise even when TW is 4. Columns [nt, ldt) are kept at zero. ---- */
+
+/* v[(p * C + c) * ldt + t] = B^T d B (3D) for every tile t of the block and channel c of x [N, C, D, H, W]. */
+static void input_block(const float *x, int64_t C, const wino_plan *P, int64_t r0, int64_t r1, float *tmp,
+                        float *restrict v) {
+  const int64_t D = P->D, H = P->H, W = P->W, TW = P->TW, L = P->ldt, nt = (r1 - r0) * TW, vol = D * H * W;
+  float *restrict t1 = tmp; /* [zi][yi][px][L], then [zi][py][px][L] */
+  float *restrict e = tmp + 64 * L, *restrict o = e + TW + 1;
+  const int64_t ne = W / 2 < TW ? W / 2 : TW;             /* e[j] = x[2j-1] valid for 1 <= j <= ne */
+  const int64_t no = (W - 1) / 2 < TW ? (W - 1) / 2 : TW; /* o[j] = x[2j] valid for 0 <= j <= no */
+  for (int i = 0; i < 64; i++) memset(t1 + i * L + nt, 0, (size_t)(L - nt) * sizeof(float));
+  for (int64_t c = 0; c < C; c++) {
+    for (int64_t r = r0; r < r1; r++) {
+      int64_t n, tz, ty;
+      row_pos(P, r, &n, &tz, &ty);
+      const float *xc = x + (n * C + c) * vol;
+      const int64_t col = (r - r0) * TW;
+      for (int zi = 0; zi < 4; zi++)
+        for (int yi = 0; yi < 4; yi++) {
+          const int64_t z = 2 * tz - 1 + zi, y = 2 * ty - 1 + yi;
+          float *restrict d0 = t1 + (zi * 4 + yi) * 4 * L + col, *restrict d1 = d0 + L, *restrict d2 = d1 + L,
+                          *restrict d3 = d2 + L;
+          if (z < 0 || z >= D || y < 0 || y >= H) {
+            for (int px = 0; px < 4; px++) memset(d0 + px * L, 0, (size_t)TW * sizeof(float));
+            continue;
+          }
+          const float *row = xc + (z * H + y) * W;
+          e[0] = 0.0f;
+#pragma omp simd
+          for (int64_t j = 1; j <= ne; j++) e[j] = row[2 * j - 1];
+          for (int64_t j = ne + 1; j <= TW; j++) e[j] = 0.0f;
+#pragma omp simd
+          for (int64_t j = 0; j <= no; j++) o[j] = row[2 * j];
+          for (int64_t j = no + 1; j <= TW; j++) o[j] = 0.0f;
+#pragma omp simd
+          for (int64_t t = 0; t < TW; t++) {
+            d0[t] = e[t] - e[t + 1];
+            d1[t] = o[t] + e[t + 1];
+            d2[t] = e[t + 1] - o[t];
+            d3[t] = o[t] - o[t + 1];
+          }
+        }
+    }
+    /* along y, in place */
+    for (int zi = 0; zi < 4; zi++)
+      for (int px = 0; px < 4; px++) {
+        float *restrict a0 = t1 + (zi * 16 + px) * L, *restrict a1 = a0 + 4 * L, *restrict a2 = a1 + 4 * L,
+                        *restrict a3 = a2 + 4 * L;
+#pragma omp simd
+        for (int64_t t = 0; t < L; t++) {
+          const float b0 = a0[t] - a2[t], b1 = a1[t] + a2[t], b2 = a2[t] - a1[t], b3 = a1[t] - a3[t];
+          a0[t] = b0;
+          a1[t] = b1;
+          a2[t] = b2;
+          a3[t] = b3;
+        }
+      }
+    /* along z, into v */
+    for (int q = 0; q < 16; q++) {
+      const float *restrict a0 = t1 + q * L, *restrict a1 = a0 + 16 * L, *restrict a2 = a1 + 16 * L,
+                            *restrict a3 = a2 + 16 * L;
+      float *restrict v0 = v + (q * C + c) * L, *restrict v1 = v0 + 16 * C * L, *restrict v2 = v1 + 16 * C * L,
+                      *restrict v3 = v2 + 16 * C * L;
+#pragma omp simd
+      for (int64_t t = 0; t < L; t++) {
+        v0[t] = a0[t] - a2[t];
+        v1[t] = a1[t] + a2[t];
+        v2[t] = a2[t] - a1[t];
+        v3[t] = a1[t] - a3[t];
+      }
+    }
+  }
+}
+
+/* y [N, K, D, H, W] (=, or += when acc) A^T m A (3D) + b[k] for the block's tiles, from m[(p * K + k) * ldt + t]. */
+static void output_block(const float *m, int64_t K, const wino_plan *P, int64_t r0, int64_t r1, float *tmp,
+                         float *y, const float *b, bool acc) {
+  const int64_t D = P->D, H = P->H, W = P->W, TW = P->TW, L = P->ldt, nt = (r1 - r0) * TW, vol = D * H * W;
+  float *restrict s = tmp;          /* [oz][py][px][L]: 32 L */
+  float *restrict r = tmp + 32 * L; /* [oz][oy][px][L]: 16 L */
+  float *restrict line = tmp + 48 * L;
+  for (int64_t k = 0; k < K; k++) {
+    const float bias = b ? b[k] : 0.0f;
+    for (int q = 0; q < 16; q++) {
+      const float *restrict m0 = m + (q * K + k) * L, *restrict m1 = m0 + 16 * K * L, *restrict m2 = m1 + 16 * K * L,
+                            *restrict m3 = m2 + 16 * K * L;
+      float *restrict s0 = s + q * L, *restrict s1 = s0 + 16 * L;
+#pragma omp simd
+      for (int64_t t = 0; t < nt; t++) {
+        s0[t] = m0[t] + m1[t] + m2[t];
+        s1[t] = m1[t] - m2[t] - m3[t];
+      }
+    }
+    for (int oz = 0; oz < 2; oz++)
+      for (int px = 0; px < 4; px++) {
+        const float *restrict a0 = s + (oz * 16 + px) * L, *restrict a1 = a0 + 4 * L, *restrict a2 = a1 + 4 * L,
+                              *restrict a3 = a2 + 4 * L;
+        float *restrict q0 = r + (oz * 8 + px) * L, *restrict q1 = q0 + 4 * L;
+#pragma omp simd
+        for (int64_t t = 0; t < nt; t++) {
+          q0[t] = a0[t] + a1[t] + a2[t];
+          q1[t] = a1[t] - a2[t] - a3[t];
+        }
+      }
+    for (int64_t row = r0; row < r1; row++) {
+      int64_t n, tz, ty;
+      row_pos(P, row, &n, &tz, &ty);
+      const int64_t col = (row - r0) * TW;
+      float *yk = y + (n * K + k) * vol;
+      for (int oz = 0; oz < 2; oz++)
+        for (int oy = 0; oy < 2; oy++) {
+          const int64_t z = 2 * tz + oz, yy = 2 * ty + oy;
+          if (z >= D || yy >= H) continue;
+          const float *restrict a0 = r + (oz * 2 + oy) * 4 * L + col, *restrict a1 = a0 + L, *restrict a2 = a1 + L,
+                                *restrict a3 = a2 + L;
+#pragma omp simd
+          for (int64_t t = 0; t < TW; t++) {
+            line[2 * t] = a0[t] + a1[t] + a2[t] + bias;
+            line[2 * t + 1] = a1[t] - a2[t] - a3[t] + bias;
+          }
+          float *restrict out = yk + (z * H + yy) * W;
+          if (acc) {
+#pragma omp simd
+            for (int64_t i = 0; i < W; i++) out[i] += line[i];
+          } else {
+            memcpy(out, line, (size_t)W * sizeof(float));
+          }
+        }
+    }
+  }
+}
+
+/* dm[(p * K + k) * ldt + t] = A dy A^T (3D) of the block's output tiles of dy [N, K, D, H, W]
+ * (voxels past the border count as 0). */
+static void grad_block(const float *dy, int64_t K, const wino_plan *P, int64_t r0, int64_t r1, float *tmp,
+                       float *restrict dm) {
+  const int64_t D = P->D, H = P->H, W = P->W, TW = P->TW, L = P->ldt, nt = (r1 - r0) * TW, vol = D * H * W;
+  float *restrict q = tmp;          /* [oz][oy][px][L]: 16 L */
+  float *restrict r = tmp + 16 * L; /* [oz][py][px][L]: 32 L */
+  float *restrict e = tmp + 48 * L, *restrict o = e + TW + 1;
+  const int64_t no = W / 2; /* o[j] = row[2j+1] valid for j < W/2 */
+  for (int i = 0; i < 16; i++) memset(q + i * L + nt, 0, (size_t)(L - nt) * sizeof(float));
+  for (int64_t k = 0; k < K; k++) {
+    for (int64_t row = r0; row < r1; row++) {
+      int64_t n, tz, ty;
+      row_pos(P, row, &n, &tz, &ty);
+      const float *dyk = dy + (n * K + k) * vol;
+      const int64_t col = (row - r0) * TW;
+      for (int oz = 0; oz < 2; oz++)
+        for (int oy = 0; oy < 2; oy++) {
+          const int64_t z = 2 * tz + oz, yy = 2 * ty + oy;
+          float *restrict d0 = q + (oz * 2 + oy) * 4 * L + col, *restrict d1 = d0 + L, *restrict d2 = d1 + L,
+                          *restrict d3 = d2 + L;
+          if (z >= D || yy >= H) {
+            for (int px = 0; px < 4; px++) memset(d0 + px * L, 0, (size_t)TW * sizeof(float));
+            continue;
+          }
+          const float *rowp = dyk + (z * H + yy) * W;
+#pragma omp simd
+          for (int64_t j = 0; j < TW; j++) e[j] = rowp[2 * j];
+#pragma omp simd
+          for (int64_t j = 0; j < no; j++) o[j] = rowp[2 * j + 1];
+          for (int64_t j = no; j < TW; j++) o[j] = 0.0f;
+#pragma omp simd
+          for (int64_t t = 0; t < TW; t++) {
+            d0[t] = e[t];
+            d1[t] = e[t] + o[t];
+            d2[t] = e[t] - o[t];
+            d3[t] = -o[t];
+          }
+        }
+    }
+    for (int oz = 0; oz < 2; oz++)
+      for (int px = 0; px < 4; px++) {
+        const float *restrict a0 = q + (oz * 8 + px) * L, *restrict a1 = a0 + 4 * L;
+        float *restrict s0 = r + (oz * 16 + px) * L, *restrict s1 = s0 + 4 * L, *restrict s2 = s1 + 4 * L,
+                        *restrict s3 = s2 + 4 * L;
+#pragma omp simd
+        for (int64_t t = 0; t < L; t++) {
+          s0[t] = a0[t];
+          s1[t] = a0[t] + a1[t];
+          s2[t] = a0[t] - a1[t];
+          s3[t] = -a1[t];
+        }
+      }
+    for (int j = 0; j < 16; j++) {
+      const float *restrict a0 = r + j * L, *restrict a1 = a0 + 16 * L;
+      float *restrict m0 = dm + (j * K + k) * L, *restrict m1 = m0 + 16 * K * L, *restrict m2 = m1 + 16 * K * L,
+                      *restrict m3 = m2 + 16 * K * L;
+#pragma omp simd
+      for (int64_t t = 0; t < L; t++) {
+        m0[t] = a0[t];
+        m1[t] = a0[t] + a1[t];
+        m2[t] = a0[t] - a1[t];
+        m3[t] = -a1[t];
+      }
+    }
+  }
+}
+
+/* ---- weights ---- */
+/* u[p * ustride] = G w G^T (3D) of one 3^3 kernel w[27]. */
+static void weight_transform(const float *w, float *u, int64_t ustride) {
+  float a[3][3][4], b[3][4][4];
+  for (int z = 0; z < 3; z++)
+    for (int y = 0; y < 3; y++) {
+      const float *r = w + (z * 3 + y) * 3;
+      a[z][y][0] = r[0];
+      a[z][y][1] = 0.5f * (r[0] + r[1] + r[2]);
+      a[z][y][2] = 0.5f * (r[0] - r[1] + r[2]);
+      a[z][y][3] = r[2];
+    }
+  for (int z = 0; z < 3; z++)
+    for (int x = 0; x < 4; x++) {
+      b[z][0][x] = a[z][0][x];
+      b[z][1][x] = 0.5f * (a[z][0][x] + a[z][1][x] + a[z][2][x]);
+      b[z][2][x] = 0.5f * (a[z][0][x] - a[z][1][x] + a[z][2][x]);
+      b[z][3][x] = a[z][2][x];
+    }
+  for (int y = 0; y < 4; y++)
+    for (int x = 0; x < 4; x++) {
+      const int q = y * 4 + x;
+      u[(0 * 16 + q) * ustride] = b[0][y][x];
+      u[(1 * 16 + q) * ustride] = 0.5f * (b[0][y][x] + b[1][y][x] + b[2][y][x]);
+      u[(2 * 16 + q) * ustride] = 0.5f * (b[0][y][x] - b[1][y][x] + b[2][y][x]);
+      u[(3 * 16 + q) * ustride] = b[2][y][x];
+    }
+}
+
+/* w[27] (+)= G^T du G (3D) of du[p * dstride] (double sums of the threads' parts). */
+static void weight_grad_transform(const double *du, float *w, bool acc) {
+  double a[4][4][3], b[4][3][3];
+  for (int z = 0; z < 4; z++)
+    for (int y = 0; y < 4; y++) {
+      const double *u = du + (z * 4 + y) * 4;
+      a[z][y][0] = u[0] + 0.5 * (u[1] + u[2]);
+      a[z][y][1] = 0.5 * (u[1] - u[2]);
+      a[z][y][2] = 0.5 * (u[1] + u[2]) + u[3];
+    }
+  for (int z = 0; z < 4; z++)
+    for (int x = 0; x < 3; x++) {
+      b[z][0][x] = a[z][0][x] + 0.5 * (a[z][1][x] + a[z][2][x]);
+      b[z][1][x] = 0.5 * (a[z][1][x] - a[z][2][x]);
+      b[z][2][x] = 0.5 * (a[z][1][x] + a[z][2][x]) + a[z][3][x];
+    }
+  for (int y = 0; y < 3; y++)
+    for (int x = 0; x < 3; x++) {
+      const double v0 = b[0][y][x] + 0.5 * (b[1][y][x] + b[2][y][x]);
+      const double v1 = 0.5 * (b[1][y][x] - b[2][y][x]);
+      const double v2 = 0.5 * (b[1][y][x] + b[2][y][x]) + b[3][y][x];
+      float *o = w + y * 3 + x;
+      if (acc) {
+        o[0] += (float)v0;
+        o[9] += (float)v1;
+        o[18] += (float)v2;
+      } else {
+        o[0] = (float)v0;
+        o[9] = (float)v1;
+        o[18] = (float)v2;
+      }
+    }
+}
+
+/* ---- the per-position GEMM of the forward: m [K, ldt] = u^T [C, K]^T v [C, ldt], nt columns (multiple of 16) ---- */
+static inline __attribute__((always_inline)) void kern(const int KB, const int NV, int64_t C, int64_t K,
+                                                      const float *u, const float *v, int64_t ldt, float *m) {
+  v16 acc[8][2];
+  for (int i = 0; i < KB; i++)
+    for (int j = 0; j < NV; j++) acc[i][j] = (v16){0};
+  for (int64_t c = 0; c < C; c++) {
+    v16 b[2];
+    for (int j = 0; j < NV; j++) b[j] = ld16(v + c * ldt + 16 * j);
+    const float *uc = u + c * K;
+    for (int i = 0; i < KB; i++)
+      for (int j = 0; j < NV; j++) acc[i][j] = fma16(uc[i] - (v16){0}, b[j], acc[i][j]);
+  }
+  for (int i = 0; i < KB; i++)
+    for (int j = 0; j < NV; j++) st16(m + i * ldt + 16 * j, acc[i][j]);
+}
+
+static void gemm_pos(int64_t K, int64_t C, int64_t nt, const float *u, const float *v, int64_t ldt, float *m) {
+  int64_t k0 = 0;
+  for (; k0 + 8 <= K; k0 += 8) {
+    int64_t t = 0;
+    for (; t + 32 <= nt; t += 32) kern(8, 2, C, K, u + k0, v + t, ldt, m + k0 * ldt + t);
+    for (; t < nt; t += 16) kern(8, 1, C, K, u + k0, v + t, ldt, m + k0 * ldt + t);
+  }
+  for (; k0 + 4 <= K; k0 += 4) {
+    int64_t t = 0;
+    for (; t + 32 <= nt; t += 32) kern(4, 2, C, K, u + k0, v + t, ldt, m + k0 * ldt + t);
+    for (; t < nt; t += 16) kern(4, 1, C, K, u + k0, v + t, ldt, m + k0 * ldt + t);
+  }
+  for (; k0 < K; k0++)
+    for (int64_t t = 0; t < nt; t += 16) kern(1, 1, C, K, u + k0, v + t, ldt, m + k0 * ldt + t);
+}
+
+ps_status ps_conv_wino_forward(const ps_conv_geom *g, const float *x, const float *w, const float *b, float *y,
+                               bool accumulate) {
+  const int64_t C = g->c, K = g->k;
+  const wino_plan P = plan_of(g, C + K);
+  /* u [64][C][K] */
+  float *u = malloc((size_t)(64 * C * K) * sizeof(float));
+  if (!u) return ps_error(PS_ERR_NOMEM, "conv_winograd.c: out of memory for the transformed weight");
+#pragma omp parallel for schedule(static) num_threads(P.threads)
+  for (int64_t ck = 0; ck < K * C; ck++) { /* k fastest: consecutive u addresses per position */
+    const int64_t c = ck / K, k = ck % K;
+    weight_transform(w + (k * C + c) * 27, u + ck, C * K);
+  }
+  if (!g_ws_atexit) {
+    g_ws_atexit = true;
+    atexit(ws_release);
+  }
+  const int64_t TW = P.TW;
+  const size_t need = (size_t)(64 * (C + K) * P.ldt + tmp_elems(&P));
+  int failed = 0;
+#pragma omp parallel num_threads(P.threads) reduction(| : failed)
+  {
+    float *ws = ws_get(omp_get_thread_num(), need);
+    if (!ws) failed = 1;
+    float *v = ws, *m = ws ? ws + 64 * C * P.ldt : NULL, *tmp = ws ? m + 64 * K * P.ldt : NULL;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t blk = 0; blk < P.nblocks; blk++) {
+      if (!ws) continue;
+      const int64_t r0 = blk * P.rb, r1 = r0 + P.rb < P.rows ? r0 + P.rb : P.rows;
+      const int64_t nt = ((r1 - r0) * TW + 15) & ~(int64_t)15;
+      input_block(x, C, &P, r0, r1, tmp, v);
+      for (int p = 0; p < 64; p++)
+        gemm_pos(K, C, nt, u + p * C * K, v + p * C * P.ldt, P.ldt, m + p * K * P.ldt);
+      output_block(m, K, &P, r0, r1, tmp, y, b, accumulate);
+    }
+  }
+  free(u);
+  return failed ? ps_error(PS_ERR_NOMEM, "conv_winograd.c: cannot allocate the tile workspaces") : PS_OK;
+}
+
+ps_status ps_conv_wino_backward_data(const ps_conv_geom *g, const float *dy, const float *w, float *dx,
+                                     bool accumulate) {
+  /* dx = conv(dy, w') with w'[c, k, t] = w[k, c, 26 - t]: the same pad-1 geometry */
+  const int64_t C = g->c, K = g->k;
+  float *wf = malloc((size_t)(C * K * 27) * sizeof(float));
+  if (!wf) return ps_error(PS_ERR_NOMEM, "conv_winograd.c: out of memory for the flipped weight");
+  for (int64_t k = 0; k < K; k++)
+    for (int64_t c = 0; c < C; c++)
+      for (int t = 0; t < 27; t++) wf[(c * K + k) * 27 + t] = w[(k * C + c) * 27 + 26 - t];
+  ps_conv_geom a = *g;
+  a.c = K;
+  a.k = C;
+  ps_status st = ps_conv_wino_forward(&a, dy, wf, NULL, dx, accumulate);
+  free(wf);
+  return st;
+}
+
+ps_status ps_conv_wino_backward_weight(const ps_conv_geom *g, const float *x, const float *dy, float *dw,
+                                       bool accumulate) {
+  const int64_t C = g->c, K = g->k;
+  const wino_plan P = plan_of(g, C + K);
+  const int64_t TW = P.TW, un = 64 * K * C;
+  /* each thread sums its blocks into its own du [64][K][C] */
+  float *part = calloc((size_t)(P.threads * un), sizeof(float));
+  if (!part) return ps_error(PS_ERR_NOMEM, "conv_winograd.c: out of memory for the weight-gradient parts");
+  if (!g_ws_atexit) {
+    g_ws_atexit = true;
+    atexit(ws_release);
+  }
+  const size_t need = (size_t)(64 * (C + K) * P.ldt + tmp_elems(&P));
+  int failed = 0;
+#pragma omp parallel num_threads(P.threads) reduction(| : failed)
+  {
+    const int tid = omp_get_thread_num();
+    float *ws = ws_get(tid, need), *du = part + tid * un;
+    if (!ws) failed = 1;
+    float *v = ws, *m = ws ? ws + 64 * C * P.ldt : NULL, *tmp = ws ? m + 64 * K * P.ldt : NULL;
+    /* static: the same blocks go to the same thread on every run (reproducible sums) */
+#pragma omp for schedule(static)
+    for (int64_t blk = 0; blk < P.nblocks; blk++) {
+      if (!ws) continue;
+      const int64_t r0 = blk * P.rb, r1 = r0 + P.rb < P.rows ? r0 + P.rb : P.rows, nt = (r1 - r0) * TW;
+      input_block(x, C, &P, r0, r1, tmp, v);
+      grad_block(dy, K, &P, r0, r1, tmp, m);
+      for (int p = 0; p < 64; p++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)K, (int)C, (int)nt, 1.0f, m + p * K * P.ldt,
+                    (int)P.ldt, v + p * C * P.ldt, (int)P.ldt, 1.0f, du + p * K * C, (int)C);
+    }
+  }
+  if (!failed) {
+#pragma omp parallel for schedule(static)
+    for (int64_t kc = 0; kc < K * C; kc++) {
+      double s[64];
+      for (int p = 0; p < 64; p++) {
+        double a = 0;
+        for (int th = 0; th < P.threads; th++) a += part[th * un + p * K * C + kc];
+        s[p] = a;
+      }
+      weight_grad_transform(s, dw + kc * 27, accumulate);
+    }
+  }
+  free(part);
+  return failed ? ps_error(PS_ERR_NOMEM, "conv_winograd.c: cannot allocate the tile workspaces") : PS_OK;
+}
