@@ -36,8 +36,9 @@ ps_status ps_gumbel_search_phase(const ps_phase_opts *o) {
   if (cJSON_GetArraySize(o->train_ids) < 2)
     return ps_error(PS_ERR_DATA, "gumbel-nas: needs at least 2 training cases (4:1 weights/alpha split)");
   cJSON *cfg = NULL, *popts = o->algo_opts ? cJSON_Duplicate(o->algo_opts, 1) : cJSON_CreateObject();
-  const char *mine[] = {"weights_lr", "weights_beta1", "weights_beta2"};
-  for (int i = 0; i < 3; i++) cJSON_DeleteItemFromObjectCaseSensitive(popts, mine[i]);
+  /* "net": the study's super-network (gumbel_nas_oneshot.c), already in base_config */
+  const char *mine[] = {"weights_lr", "weights_beta1", "weights_beta2", "net"};
+  for (int i = 0; i < 4; i++) cJSON_DeleteItemFromObjectCaseSensitive(popts, mine[i]);
   int number = 0;
   ps_status st = search_config(o->base_config, o->algo_opts, &cfg);
   if (!st) st = ps_study_phase_first_number(o->study_dir, o->phase, &number);

@@ -154,6 +154,7 @@ static ps_status stage_setup(study_run *S, const cJSON *user_cfg) {
   if (!st) st = ps_mkdir_p(S->out);
   if (!st) st = side_config(S->cfg, "proxy_train", &S->proxy_cfg);
   if (!st) st = side_config(S->cfg, "full_train", &S->full_cfg);
+  if (!st && S->one && S->one->proxy_config) st = S->one->proxy_config(S->cfg, S->proxy_cfg);
   if (!st) st = shrink_net(S->proxy_cfg, cJSON_GetObjectItemCaseSensitive(S->cfg, "proxy_net"));
   const cJSON *space = cJSON_GetObjectItemCaseSensitive(S->cfg, "space");
   if (!st && !cJSON_IsNull(space)) st = ps_study_space(space, NULL, &S->space);

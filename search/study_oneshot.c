@@ -9,7 +9,7 @@
 #include <string.h>
 
 /* Every one-shot algorithm a study knows; add a descriptor here to plug one in. */
-static const ps_oneshot_algo *const algos[] = {&ps_asng_oneshot};
+static const ps_oneshot_algo *const algos[] = {&ps_asng_oneshot, &ps_gumbel_oneshot};
 
 const ps_oneshot_algo *ps_oneshot_find(const char *algo) {
   for (size_t i = 0; algo && i < sizeof algos / sizeof *algos; i++)

@@ -23,6 +23,9 @@ typedef struct ps_oneshot_algo {
    * result (k = 0, read from the search trial's folder trial_dir) or baseline
    * k applied. *out is a new object, validated by the caller. */
   ps_status (*config)(int k, const char *trial_dir, const cJSON *full_cfg, cJSON **out);
+  /* Optional: adjusts the proxy side's training config before the proxy shrink
+   * (gumbel-nas: its cell super-network in place of the U-Net). */
+  ps_status (*proxy_config)(const cJSON *study_cfg, cJSON *proxy_cfg);
   /* Optional: what the report shows of the search itself (ASNG: final theta,
    * its convergence). *section goes into report.json under "search";
    * *html (malloc'd, may be NULL) is a fragment placed in report.html. */
@@ -60,5 +63,6 @@ ps_status ps_oneshot_report(const char *study_dir, const cJSON *study, ps_journa
 
 /* The descriptors (asng_oneshot.c, ...). */
 extern const ps_oneshot_algo ps_asng_oneshot;
+extern const ps_oneshot_algo ps_gumbel_oneshot;   /* gumbel_nas_oneshot.c */
 
 #endif

@@ -33,7 +33,8 @@ double ps_gumbel_nas_tau(const cJSON *opts, int epoch, int epochs);
  * checkpoint. Search defaults replace the trainer's optimiser: Adam, lr
  * algo_opts.weights_lr (1e-3), betas weights_beta1/2 (0.9, 0.999), reduce-on-
  * plateau by 10 after 20 validations without gain (the paper's factor and
- * patience); the other algo_opts go to the plugin. */
+ * patience); algo_opts.net (a study's super-network, already applied to
+ * base_config) is dropped; the other algo_opts go to the plugin. */
 ps_status ps_gumbel_search_phase(const ps_phase_opts *o);
 
 #ifdef __cplusplus

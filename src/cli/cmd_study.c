@@ -130,7 +130,7 @@ static void print_headline(const char *dir) {
 
 static void study_usage(FILE *f) {
   fprintf(f, "usage: proxyseg study --config FILE --out DIR [--algo NAME]\n"
-             "  --algo NAME: the config's \"algo\" (random, rl; one-shot: asng)\n"
+             "  --algo NAME: the config's \"algo\" (random, rl; one-shot: asng, gumbel-nas)\n"
              "  Runs proxy data -> proxy network -> search -> full-scale re-training -> report.\n"
              "  Re-running the same command resumes. docs/study-folder.md describes the files it writes;\n"
              "  README.md the config keys.\n");
