@@ -79,6 +79,9 @@ static ps_status fold_event(ps_journal *j, const cJSON *ev) {
   ps_trial *t = ps_journal_trial(j, number);
   if (!strcmp(kind, "start")) {
     if (t && t->state != PS_TRIAL_RUNNING) return PS_ERR_DATA; /* never start a finished trial twice */
+    /* params other than an object: a bad event (an array crashed the Optuna export, fuzz_export) */
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(ev, "params");
+    if (p && !cJSON_IsObject(p)) return PS_ERR_DATA;
     if (!t) {
       if (j->n == j->cap) {
         int cap = j->cap ? 2 * j->cap : 64;
@@ -97,7 +100,6 @@ static ps_status fold_event(ps_journal *j, const cJSON *ev) {
     t->state = PS_TRIAL_RUNNING;
     t->value = NAN;
     t->ref = ps_json_int(ev, "ref", -1);
-    const cJSON *p = cJSON_GetObjectItemCaseSensitive(ev, "params");
     t->params = p ? cJSON_Duplicate(p, 1) : cJSON_CreateObject();
     const cJSON *x = cJSON_GetObjectItemCaseSensitive(ev, "x");
     t->x = x ? cJSON_Duplicate(x, 1) : NULL;

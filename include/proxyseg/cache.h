@@ -22,10 +22,13 @@ ps_status ps_cache_build(const char *dataset_dir, const char *cache_dir, const c
 ps_status ps_cache_build_ex(const char *dataset_dir, const char *cache_dir, const cJSON *plan_overrides, int threads,
                             int *rebuilt);
 /* Load every cached case (foreground indexed with the plan's n_classes), in
- * the dataset's case order. Free with ps_cache_free_cases. */
+ * the dataset's case order; each file's size and checksum (plan.json) are
+ * checked before HDF5 reads it. Free with ps_cache_free_cases. */
 ps_status ps_cache_load(const char *cache_dir, ps_case **cases, int *n);
 void ps_cache_free_cases(ps_case *cases, int n); /* NULL ok */
-/* Read one cache file (image, label, id, properties JSON; props nullable). */
+/* Read one cache file (image, label, id, properties JSON; props nullable).
+ * Unverified: HDF5 1.10 can overflow a buffer on a corrupt file, so read files
+ * through ps_cache_load, which checks their checksums first. */
 ps_status ps_cache_read_case(const char *path, int n_classes, ps_case *out, cJSON **props);
 
 #ifdef __cplusplus

@@ -21,7 +21,7 @@ static ps_status predict_one(ps_net *net, const cJSON *cfg, const cJSON *plan, p
   ps_status st = PS_OK;
   if (img->c != ps_net_in_channels(net))
     st = ps_error(PS_ERR_DATA, "%s: %lld channels, the model expects %d", what, (long long)img->c, ps_net_in_channels(net));
-  if (!st) st = ps_preprocess_case(plan, img, NULL, &props);
+  if (!st && (st = ps_preprocess_case(plan, img, NULL, &props))) ps_error_prefix(st, "%s: ", what);
   int K = ps_net_n_classes(net);
   ps_net_predictor P = {net, tape, (int)img->c, K, {0, 0, 0}};
   const cJSON *patch = cJSON_GetObjectItemCaseSensitive(cfg, "patch");

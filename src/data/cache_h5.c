@@ -1,7 +1,9 @@
 /* HDF5 case cache: preprocess every training case once, write one .h5 per case
- * atomically, record the plan and a fingerprint of its inputs in plan.json
- * (written last: its presence marks a complete cache). HDF5 calls are
- * serialised (Debian's libhdf5 is not built thread-safe). */
+ * atomically, record the plan, a fingerprint of its inputs and each file's size
+ * and checksum in plan.json (written last: its presence marks a complete
+ * cache). A case file is checksummed before HDF5 opens it: HDF5 1.10 overflows
+ * a heap buffer in H5Dread on some corrupt files (found by fuzz_cache). HDF5
+ * calls are serialised (Debian's libhdf5 is not built thread-safe). */
 #include "proxyseg/cache.h"
 #include "proxyseg/dataset.h"
 #include "proxyseg/json.h"
@@ -14,8 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PS_CACHE_FORMAT "proxyseg-cache-1"
+#define PS_CACHE_FORMAT "proxyseg-cache-2" /* 2: files[].fnv1a64 */
 #define PS_CACHE_MAX_VOXELS ((hsize_t)1 << 31)
+#define PS_CACHE_MAX_INFLATE 1100 /* deflate's largest ratio is 1032:1 */
 
 static void silence_hdf5(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
@@ -59,6 +62,32 @@ static int64_t file_size(const char *path) {
   return stat(path, &sb) == 0 ? (int64_t)sb.st_size : -1;
 }
 
+/* FNV-1a 64 of a whole file as 16 hex digits; "" when it cannot be read. */
+static void file_checksum(const char *path, char out[17]) {
+  out[0] = 0;
+  FILE *f = fopen(path, "rb");
+  if (!f) return;
+  uint64_t h = 0xcbf29ce484222325ULL;
+  unsigned char buf[1 << 16];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) h = fnv(h, buf, n);
+  if (!ferror(f)) snprintf(out, 17, "%016" PRIx64, h);
+  fclose(f);
+}
+
+/* Does the file at cache_dir/<e.name> have e's size and checksum? */
+static int entry_intact(const char *cache_dir, const cJSON *e) {
+  char *p = ps_path_join(cache_dir, ps_json_str(e, "name", ""));
+  char sum[17];
+  int ok = file_size(p) == (int64_t)ps_json_num(e, "bytes", -2);
+  if (ok) {
+    file_checksum(p, sum);
+    ok = sum[0] && !strcmp(sum, ps_json_str(e, "fnv1a64", ""));
+  }
+  free(p);
+  return ok;
+}
+
 /* Is cache_dir/plan.json complete and made from these inputs? */
 static int cache_fresh(const char *cache_dir, const char *fp) {
   char *pp = ps_path_join(cache_dir, "plan.json");
@@ -73,9 +102,7 @@ static int cache_fresh(const char *cache_dir, const char *fp) {
   const cJSON *e;
   cJSON_ArrayForEach(e, files) {
     if (!ok) break;
-    char *p = ps_path_join(cache_dir, ps_json_str(e, "name", ""));
-    ok = file_size(p) == (int64_t)ps_json_num(e, "bytes", -2);
-    free(p);
+    ok = entry_intact(cache_dir, e);
   }
   cJSON_Delete(j);
   return ok;
@@ -98,7 +125,11 @@ static ps_status write_case(const char *path, const char *id, const ps_volume *i
 #pragma omp critical(ps_hdf5)
   {
     silence_hdf5();
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    /* no modification times: the same case gives the same bytes (and checksum) */
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    H5Pset_obj_track_times(fcpl, 0);
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT);
+    H5Pclose(fcpl);
     if (f < 0) st = h5_fail(path, "create the file");
     hsize_t idims[4] = {(hsize_t)img->c, (hsize_t)img->d, (hsize_t)img->h, (hsize_t)img->w};
     hsize_t ldims[3] = {(hsize_t)lab->d, (hsize_t)lab->h, (hsize_t)lab->w};
@@ -109,6 +140,7 @@ static ps_status write_case(const char *path, const char *id, const ps_volume *i
       hid_t sp = which ? H5Screate_simple(3, ldims, NULL) : H5Screate_simple(4, idims, NULL);
       hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
       H5Pset_chunk(dcpl, which ? 3 : 4, which ? lch : ich);
+      H5Pset_obj_track_times(dcpl, 0);
       if (deflate) { H5Pset_shuffle(dcpl); H5Pset_deflate(dcpl, 1); }
       hid_t ds = H5Dcreate2(f, which ? "label" : "image", which ? H5T_STD_U8LE : H5T_IEEE_F32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
       if (ds < 0 || H5Dwrite(ds, which ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
@@ -171,8 +203,21 @@ ps_status ps_cache_read_case(const char *path, int n_classes, ps_case *out, cJSO
       if (nd == (which ? 3 : 4)) H5Sget_simple_extent_dims(sp, dims, NULL);
       hsize_t tot = 1;
       for (int a = 0; a < nd && a < 4; a++) tot *= dims[a];
+      /* Allocate only what the file can hold: deflate inflates at most
+       * 1032:1, and the stored size (from metadata, so capped by the file's
+       * size) bounds the data. A corrupt header claiming 2^31 voxels asked for
+       * 8 GB before (found by fuzz_cache). */
+      hsize_t fsize = 0, stored = ds >= 0 ? H5Dget_storage_size(ds) : 0;
+      if (H5Fget_filesize(f, &fsize) < 0 || stored > fsize) stored = fsize;
+      unsigned long long need = (unsigned long long)tot * (which ? 1 : sizeof(float));
       if (nd != (which ? 3 : 4) || tot == 0 || tot > PS_CACHE_MAX_VOXELS)
         st = ps_error(PS_ERR_DATA, "%s: dataset \"%s\" missing or of bad shape", path, nm);
+      else if (need / PS_CACHE_MAX_INFLATE > (unsigned long long)stored)
+        st = ps_error(PS_ERR_DATA, "%s: dataset \"%s\" claims %llu voxels, more than its %llu stored bytes can hold "
+                      "(corrupt; rebuild the cache)", path, nm, (unsigned long long)tot, (unsigned long long)stored);
+      else if (need > ps_memory_available())
+        st = ps_error(PS_ERR_NOMEM, "%s: dataset \"%s\" needs %llu MiB, more than this process may still use", path, nm,
+                      need >> 20);
       else if (!which)
         st = ps_volume_alloc(&out->image, (int64_t)dims[0], (int64_t)dims[1], (int64_t)dims[2], (int64_t)dims[3]);
       else if (dims[0] != (hsize_t)out->image.d || dims[1] != (hsize_t)out->image.h || dims[2] != (hsize_t)out->image.w)
@@ -304,6 +349,9 @@ ps_status ps_cache_build_ex(const char *dataset_dir, const char *cache_dir, cons
       cJSON_AddStringToObject(e, "id", ps_dataset_case_id(d, i));
       cJSON_AddStringToObject(e, "name", names[i]);
       cJSON_AddNumberToObject(e, "bytes", (double)file_size(p));
+      char sum[17];
+      file_checksum(p, sum);
+      cJSON_AddStringToObject(e, "fnv1a64", sum);
       cJSON_AddItemToArray(fa, e);
       free(p);
     }
@@ -344,8 +392,13 @@ ps_status ps_cache_load(const char *cache_dir, ps_case **cases, int *n) {
   ps_case *cs = calloc((size_t)m, sizeof *cs);
   if (!cs) { cJSON_Delete(plan); return ps_error(PS_ERR_NOMEM, "cache: out of memory"); }
   for (int i = 0; i < m && !st; i++) {
-    char *p = ps_path_join(cache_dir, ps_json_str(cJSON_GetArrayItem(files, i), "name", ""));
-    st = ps_cache_read_case(p, nc, &cs[i], NULL);
+    const cJSON *e = cJSON_GetArrayItem(files, i);
+    char *p = ps_path_join(cache_dir, ps_json_str(e, "name", ""));
+    if (!ps_path_exists(p)) st = ps_cache_read_case(p, nc, &cs[i], NULL); /* its "missing" message */
+    else if (!entry_intact(cache_dir, e))
+      st = ps_error(PS_ERR_DATA, "%s: size or checksum differs from %s/plan.json (corrupt, or the cache is from an older "
+                    "proxyseg): run proxyseg preprocess again to rebuild it", p, cache_dir);
+    else st = ps_cache_read_case(p, nc, &cs[i], NULL);
     free(p);
   }
   cJSON_Delete(plan);

@@ -38,7 +38,9 @@ static ps_status scan_case(const ps_dataset *d, int i, const int *ct, case_stats
   ps_status st = ps_dataset_load_case(d, i, &img, &lab, NULL);
   if (st) return st;
   ps_orientation o;
-  if (!(st = ps_orientation_of_affine(img.affine, &o))) {
+  /* the file named: the message alone did not say which case (issue #14) */
+  if ((st = ps_orientation_of_affine(img.affine, &o))) ps_error_prefix(st, "%s: ", ps_dataset_image_path(d, i, 0));
+  else {
     int64_t dims[3] = {img.w, img.h, img.d}; /* per voxel axis i, j, k */
     double sp[3] = {img.spacing[2], img.spacing[1], img.spacing[0]};
     for (int r = 0; r < 3; r++) { /* RAS axis r is stored at D,H,W index 2 - r */

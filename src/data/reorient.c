@@ -10,7 +10,7 @@ ps_status ps_orientation_of_affine(const double A[4][4], ps_orientation *o) {
   double m[3][3];
   for (int a = 0; a < 3; a++) {
     double n = sqrt(A[0][a] * A[0][a] + A[1][a] * A[1][a] + A[2][a] * A[2][a]);
-    if (!(n > 0) || !isfinite(n)) return ps_error(PS_ERR_DATA, "affine column %d is zero or not finite", a);
+    if (!(n > 0) || !isfinite(n)) return ps_error(PS_ERR_DATA, "singular affine: its column %d (voxel axis %c) is zero or not finite", a, "ijk"[a]);
     for (int w = 0; w < 3; w++) m[w][a] = fabs(A[w][a]) / n;
   }
   /* Greedy: the strongest (world, voxel) pairing first, so oblique affines map

@@ -6,12 +6,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fuzz_tmp.h"
 #include "proxyseg/dataset.h"
 
-static char root[128];
+static char root[256];
 
 static void setup(void) {
-  snprintf(root, sizeof root, "/tmp/ps_fuzz_dataset_%ld", (long)getpid());
+  ps_fuzz_tmp_path(root, sizeof root, "ps_fuzz_dataset", "");
   char *p = ps_strfmt("%s/imagesTr", root);
   ps_mkdir_p(p);
   free(p);
@@ -38,11 +39,9 @@ static void setup(void) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!root[0]) setup();
   char *p = ps_strfmt("%s/dataset.json", root);
-  FILE *f = fopen(p, "wb");
+  int bad = ps_fuzz_write(p, data, size);
   free(p);
-  if (!f) return 0;
-  fwrite(data, 1, size, f);
-  fclose(f);
+  if (bad) return 0;
   ps_dataset *d;
   if (ps_dataset_open(root, &d) != PS_OK) return 0;
   cJSON *r;

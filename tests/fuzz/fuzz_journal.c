@@ -5,15 +5,13 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "fuzz_tmp.h"
 #include "proxyseg/journal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  static char path[128];
-  if (!path[0]) snprintf(path, sizeof path, "/tmp/ps_fuzz_journal_%ld.jsonl", (long)getpid());
-  FILE *f = fopen(path, "wb");
-  if (!f) return 0;
-  fwrite(data, 1, size, f);
-  fclose(f);
+  static char path[256];
+  if (!path[0]) ps_fuzz_tmp_path(path, sizeof path, "ps_fuzz_journal", ".jsonl");
+  if (ps_fuzz_write(path, data, size)) return 0;
   ps_journal *j = NULL;
   if (ps_journal_open(path, &j) == PS_OK) {
     for (int i = 0; i < j->n; i++) (void)ps_journal_trial(j, j->trials[i].number);

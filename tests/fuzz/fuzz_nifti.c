@@ -5,18 +5,14 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "fuzz_tmp.h"
 #include "proxyseg/nifti.h"
 
-static char path[64];
+static char path[256];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  if (!path[0]) {
-    snprintf(path, sizeof path, "/tmp/ps_fuzz_nifti_%ld.nii", (long)getpid());
-  }
-  FILE *f = fopen(path, "wb");
-  if (!f) return 0;
-  fwrite(data, 1, size, f);
-  fclose(f);
+  if (!path[0]) ps_fuzz_tmp_path(path, sizeof path, "ps_fuzz_nifti", ".nii");
+  if (ps_fuzz_write(path, data, size)) return 0;
   ps_nifti_info info;
   ps_volume v;
   ps_labelmap l;

@@ -3,6 +3,7 @@
 # documented exit code (2 usage, 3 bad data), and no partial output left behind.
 set -uo pipefail
 exe=$1
+corpus=$(cd "$(dirname "$0")/../fuzz/corpus" && pwd)
 rm -rf tmp_cli_errors; mkdir -p tmp_cli_errors; cd tmp_cli_errors
 pass=0; fail=0
 expect() { # expect CODE PATTERN -- command...
@@ -69,5 +70,14 @@ if [ -e st_range/journal.jsonl ]; then fail=$((fail+1)); echo "FAIL: a refused s
 head -c 377 /dev/urandom > fake.h5
 expect 3 "fake.h5" -- "$exe" predict --model fake.h5 --input ds/imagesTr --out pred
 if [ -d pred ] && [ -n "$(ls -A pred)" ]; then fail=$((fail+1)); echo "FAIL: predict left output behind"; else pass=$((pass+1)); fi
+# a plain HDF5 file (no proxyseg checksum) never reaches HDF5: this one, found by
+# fuzz_checkpoint, overflows a heap buffer in HDF5 1.10's H5Dread
+expect 3 "regress-unstamped-hdf5-overflow.h5: an HDF5 file without proxyseg's checksum" -- \
+  "$exe" predict --model "$corpus/checkpoint/regress-unstamped-hdf5-overflow.h5" --input ds/imagesTr --out pred2
+# a journal "start" whose params are not an object (export crashed, SIGSEGV; found by fuzz_export)
+mkdir -p st_params && echo '{"space": "lr_only"}' > st_params/study.json
+printf '{"event":"start","trial":0,"phase":"proxy","params":[0.9],"seed":8}\n{"event":"end","trial":0,"state":"COMPLETE","value":0.5}\n' \
+  > st_params/journal.jsonl
+expect 3 "journal.jsonl:1: corrupt or inconsistent journal line" -- "$exe" export --study st_params --optuna st_params.optuna.jsonl
 echo "cli_errors: $pass passed, $fail failed"
 [ "$fail" = 0 ]
