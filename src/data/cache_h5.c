@@ -62,28 +62,27 @@ static int64_t file_size(const char *path) {
   return stat(path, &sb) == 0 ? (int64_t)sb.st_size : -1;
 }
 
-/* FNV-1a 64 of a whole file as 16 hex digits; "" when it cannot be read. */
-static void file_checksum(const char *path, char out[17]) {
+/* FNV-1a 64 of a whole file as 16 hex digits; -1 when it cannot be opened. */
+static int file_checksum(const char *path, char out[17]) {
   out[0] = 0;
   FILE *f = fopen(path, "rb");
-  if (!f) return;
+  if (!f) return -1;
   uint64_t h = 0xcbf29ce484222325ULL;
   unsigned char buf[1 << 16];
   size_t n;
   while ((n = fread(buf, 1, sizeof buf, f)) > 0) h = fnv(h, buf, n);
   if (!ferror(f)) snprintf(out, 17, "%016" PRIx64, h);
   fclose(f);
+  return 0;
 }
 
-/* Does the file at cache_dir/<e.name> have e's size and checksum? */
+/* Does the file at cache_dir/<e.name> have e's size and checksum? 1 yes,
+ * 0 no, -1 it has the size but cannot be opened (a permission: the reader says so). */
 static int entry_intact(const char *cache_dir, const cJSON *e) {
   char *p = ps_path_join(cache_dir, ps_json_str(e, "name", ""));
   char sum[17];
   int ok = file_size(p) == (int64_t)ps_json_num(e, "bytes", -2);
-  if (ok) {
-    file_checksum(p, sum);
-    ok = sum[0] && !strcmp(sum, ps_json_str(e, "fnv1a64", ""));
-  }
+  if (ok) ok = file_checksum(p, sum) < 0 ? -1 : sum[0] && !strcmp(sum, ps_json_str(e, "fnv1a64", ""));
   free(p);
   return ok;
 }
@@ -102,7 +101,7 @@ static int cache_fresh(const char *cache_dir, const char *fp) {
   const cJSON *e;
   cJSON_ArrayForEach(e, files) {
     if (!ok) break;
-    ok = entry_intact(cache_dir, e);
+    ok = entry_intact(cache_dir, e) != 0; /* unreadable: not rebuilt, the load names the cause */
   }
   cJSON_Delete(j);
   return ok;
@@ -394,8 +393,9 @@ ps_status ps_cache_load(const char *cache_dir, ps_case **cases, int *n) {
   for (int i = 0; i < m && !st; i++) {
     const cJSON *e = cJSON_GetArrayItem(files, i);
     char *p = ps_path_join(cache_dir, ps_json_str(e, "name", ""));
-    if (!ps_path_exists(p)) st = ps_cache_read_case(p, nc, &cs[i], NULL); /* its "missing" message */
-    else if (!entry_intact(cache_dir, e))
+    int intact = ps_path_exists(p) ? entry_intact(cache_dir, e) : -1;
+    if (intact < 0) st = ps_cache_read_case(p, nc, &cs[i], NULL); /* its "missing" or "cannot read" message */
+    else if (!intact)
       st = ps_error(PS_ERR_DATA, "%s: size or checksum differs from %s/plan.json (corrupt, or the cache is from an older "
                     "proxyseg): run proxyseg preprocess again to rebuild it", p, cache_dir);
     else st = ps_cache_read_case(p, nc, &cs[i], NULL);

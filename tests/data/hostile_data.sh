@@ -104,6 +104,14 @@ PY
 if grep -q __asan_init "$exe"; then echo "note: ASan build, the ulimit -v row (gzip bomb) is not run"
 else expect 1 "bomb.nii.gz: reading its 268435456 voxels would take about [0-9]+ MiB, more than" -- bash -c "ulimit -v 1500000; exec \"$exe\" inspect bomb.nii.gz"; fi
 
+# a cache file damaged in place (same size): its checksum in plan.json fails, so
+# the cache is rebuilt instead of handed to HDF5 (which overflowed a buffer on
+# such files, fuzz_cache)
+"$exe" preprocess --dataset base --out flip_cache 2>/dev/null
+"$py" -c "import sys; p = sys.argv[1]; b = bytearray(open(p, 'rb').read()); b[len(b) // 2] ^= 0x5a; open(p, 'wb').write(b)" \
+  flip_cache/synth_001.h5
+expect 0 "cache written to flip_cache" -- "$exe" preprocess --dataset base --out flip_cache
+
 # a file name that is not UTF-8 (Linux names are bytes): inspect's JSON stays valid JSON
 u8name="caf$(printf '\351').nii.gz"
 cp "base/imagesTr/$img0" "$u8name"
