@@ -4,7 +4,7 @@
  * (M, N, K) the conv issues, the same number of times, with the same threads.
  * Prints one JSON line: {"bench":"conv", ..., "results":[{shape, direction,
  * ms, gflops, sgemm_gflops, ratio}, ...]}. Times are the minimum over reps.
- * Usage: bench_conv [--threads N] [--reps N] [--scratch-kb N] [--only SUBSTRING] [--clock wall|cpu] */
+ * Usage: bench_conv [--threads N] [--reps N] [--scratch-kb N] [--only SUBSTRING] [--clock wall|cpu] [--wino-only] */
 #include "proxyseg/core.h"
 #include "backend/cpu/conv_kernels.h"
 #include <cblas.h>
@@ -94,13 +94,15 @@ static void run_kernel(int kdir, const ps_conv_geom *g, const float *x, const fl
 int main(int argc, char **argv) {
   int threads = 2, reps = 3;
   const char *only = NULL;
+  bool wino_only = false;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--scratch-kb") && i + 1 < argc) ps_conv_set_scratch_cap((size_t)atol(argv[++i]) << 10);
     else if (!strcmp(argv[i], "--clock") && i + 1 < argc) g_cpu_clock = !strcmp(argv[++i], "cpu");
     else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
-    else { fprintf(stderr, "usage: bench_conv [--threads N] [--reps N] [--scratch-kb N] [--only SUBSTRING] [--clock wall|cpu]\n"); return 2; }
+    else if (!strcmp(argv[i], "--wino-only")) wino_only = true; /* for profiling: skip the GEMM path and SGEMM */
+    else { fprintf(stderr, "usage: bench_conv [--threads N] [--reps N] [--scratch-kb N] [--only SUBSTRING] [--clock wall|cpu] [--wino-only]\n"); return 2; }
   }
   if (reps < 1) reps = 1;
   ps_threads_set(threads);
@@ -150,6 +152,7 @@ int main(int argc, char **argv) {
       const bool wino = ps_conv_wino_applicable(&g);
       double ms = 1e30, wms = 1e30, gms = 1e30;
       for (int r = 0; r < reps; r++) {
+        if (wino_only && wino) goto wino_part;
         ps_conv_set_algo(PS_CONV_ALGO_GEMM);
         double t0 = now();
         run_kernel(kdir, &g, x, w, s->transposed ? NULL : b, y, dx, dw, dy);
@@ -160,6 +163,7 @@ int main(int argc, char **argv) {
         double t2 = now();
         if ((t1 - t0) * 1e3 < ms) ms = (t1 - t0) * 1e3;
         if ((t2 - t1) * 1e3 / calls < gms) gms = (t2 - t1) * 1e3 / calls;
+      wino_part:
         if (wino) {
           ps_conv_set_algo(PS_CONV_ALGO_WINOGRAD);
           if (r == 0) run_kernel(kdir, &g, x, w, s->transposed ? NULL : b, y, dx, dw, dy); /* warm-up */

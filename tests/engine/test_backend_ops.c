@@ -289,6 +289,7 @@ static void make_cases(void) {
   add(conv_case("winograd 3^3 8->1 6^3", 1, 8, 1, 6, 3, 1, 1, 1, 1, false, true));
   add(conv_case("winograd 3^3 3->4 1^3", 2, 3, 4, 1, 3, 1, 1, 1, 1, false, true));
   add(conv_case("winograd 3^3 2x16->8 12^3", 2, 16, 8, 12, 3, 1, 1, 1, 1, false, true));
+  add(conv_case("winograd 3^3 18->20 6^3 (lane tails)", 1, 18, 20, 6, 3, 1, 1, 1, 1, false, false));
   {
     op_case c = conv_case("winograd 3^3 3x6->10 5x8x11", 3, 6, 10, 5, 3, 1, 1, 1, 1, false, true);
     c.l[0].shape[3] = 8;

@@ -375,66 +375,78 @@ static void grad_block(const float *dy, int64_t K, const wino_plan *P, int64_t r
   }
 }
 
-/* ---- weights ---- */
-/* u[p * ustride] = G w G^T (3D) of one 3^3 kernel w[27]. */
-static void weight_transform(const float *w, float *u, int64_t ustride) {
-  float a[3][3][4], b[3][4][4];
+/* ---- weights, 16 kernels at a time (lanes l), so that every write to the
+ * transformed weight is one 64-byte row instead of 64 scattered floats ---- */
+#define WL 16
+#define LANES for (int l = 0; l < WL; l++)
+
+/* u[p * ustride + l] = G w_l G^T (3D) for l < nl, w_l = w + l * wstride (3^3 kernels). */
+static void weight_transform16(const float *w, int64_t wstride, int nl, float *u, int64_t ustride) {
+  float in[27][WL], a[3][3][4][WL], b[3][4][4][WL];
+  for (int t = 0; t < 27; t++) LANES in[t][l] = l < nl ? w[l * wstride + t] : 0.0f;
   for (int z = 0; z < 3; z++)
     for (int y = 0; y < 3; y++) {
-      const float *r = w + (z * 3 + y) * 3;
-      a[z][y][0] = r[0];
-      a[z][y][1] = 0.5f * (r[0] + r[1] + r[2]);
-      a[z][y][2] = 0.5f * (r[0] - r[1] + r[2]);
-      a[z][y][3] = r[2];
+      const float(*r)[WL] = in + (z * 3 + y) * 3;
+      LANES {
+        a[z][y][0][l] = r[0][l];
+        a[z][y][1][l] = 0.5f * (r[0][l] + r[1][l] + r[2][l]);
+        a[z][y][2][l] = 0.5f * (r[0][l] - r[1][l] + r[2][l]);
+        a[z][y][3][l] = r[2][l];
+      }
     }
   for (int z = 0; z < 3; z++)
-    for (int x = 0; x < 4; x++) {
-      b[z][0][x] = a[z][0][x];
-      b[z][1][x] = 0.5f * (a[z][0][x] + a[z][1][x] + a[z][2][x]);
-      b[z][2][x] = 0.5f * (a[z][0][x] - a[z][1][x] + a[z][2][x]);
-      b[z][3][x] = a[z][2][x];
-    }
+    for (int x = 0; x < 4; x++) LANES {
+        b[z][0][x][l] = a[z][0][x][l];
+        b[z][1][x][l] = 0.5f * (a[z][0][x][l] + a[z][1][x][l] + a[z][2][x][l]);
+        b[z][2][x][l] = 0.5f * (a[z][0][x][l] - a[z][1][x][l] + a[z][2][x][l]);
+        b[z][3][x][l] = a[z][2][x][l];
+      }
   for (int y = 0; y < 4; y++)
     for (int x = 0; x < 4; x++) {
       const int q = y * 4 + x;
-      u[(0 * 16 + q) * ustride] = b[0][y][x];
-      u[(1 * 16 + q) * ustride] = 0.5f * (b[0][y][x] + b[1][y][x] + b[2][y][x]);
-      u[(2 * 16 + q) * ustride] = 0.5f * (b[0][y][x] - b[1][y][x] + b[2][y][x]);
-      u[(3 * 16 + q) * ustride] = b[2][y][x];
+      float o[4][WL];
+      LANES {
+        o[0][l] = b[0][y][x][l];
+        o[1][l] = 0.5f * (b[0][y][x][l] + b[1][y][x][l] + b[2][y][x][l]);
+        o[2][l] = 0.5f * (b[0][y][x][l] - b[1][y][x][l] + b[2][y][x][l]);
+        o[3][l] = b[2][y][x][l];
+      }
+      for (int pz = 0; pz < 4; pz++) memcpy(u + (pz * 16 + q) * ustride, o[pz], (size_t)nl * sizeof(float));
     }
 }
 
-/* w[27] (+)= G^T du G (3D) of du[p * dstride] (double sums of the threads' parts). */
-static void weight_grad_transform(const double *du, float *w, bool acc) {
-  double a[4][4][3], b[4][3][3];
+/* dw_l[27] (+)= G^T du_l G (3D) for l < nl, du_l[p] = du[p][l] (double sums of the
+ * threads' parts), dw_l = dw + l * 27. */
+static void weight_grad_transform16(const double du[64][WL], int nl, float *dw, bool acc) {
+  double a[4][4][3][WL], b[4][3][3][WL];
   for (int z = 0; z < 4; z++)
     for (int y = 0; y < 4; y++) {
-      const double *u = du + (z * 4 + y) * 4;
-      a[z][y][0] = u[0] + 0.5 * (u[1] + u[2]);
-      a[z][y][1] = 0.5 * (u[1] - u[2]);
-      a[z][y][2] = 0.5 * (u[1] + u[2]) + u[3];
+      const double(*u)[WL] = du + (z * 4 + y) * 4;
+      LANES {
+        a[z][y][0][l] = u[0][l] + 0.5 * (u[1][l] + u[2][l]);
+        a[z][y][1][l] = 0.5 * (u[1][l] - u[2][l]);
+        a[z][y][2][l] = 0.5 * (u[1][l] + u[2][l]) + u[3][l];
+      }
     }
   for (int z = 0; z < 4; z++)
-    for (int x = 0; x < 3; x++) {
-      b[z][0][x] = a[z][0][x] + 0.5 * (a[z][1][x] + a[z][2][x]);
-      b[z][1][x] = 0.5 * (a[z][1][x] - a[z][2][x]);
-      b[z][2][x] = 0.5 * (a[z][1][x] + a[z][2][x]) + a[z][3][x];
-    }
+    for (int x = 0; x < 3; x++) LANES {
+        b[z][0][x][l] = a[z][0][x][l] + 0.5 * (a[z][1][x][l] + a[z][2][x][l]);
+        b[z][1][x][l] = 0.5 * (a[z][1][x][l] - a[z][2][x][l]);
+        b[z][2][x][l] = 0.5 * (a[z][1][x][l] + a[z][2][x][l]) + a[z][3][x][l];
+      }
   for (int y = 0; y < 3; y++)
     for (int x = 0; x < 3; x++) {
-      const double v0 = b[0][y][x] + 0.5 * (b[1][y][x] + b[2][y][x]);
-      const double v1 = 0.5 * (b[1][y][x] - b[2][y][x]);
-      const double v2 = 0.5 * (b[1][y][x] + b[2][y][x]) + b[3][y][x];
-      float *o = w + y * 3 + x;
-      if (acc) {
-        o[0] += (float)v0;
-        o[9] += (float)v1;
-        o[18] += (float)v2;
-      } else {
-        o[0] = (float)v0;
-        o[9] = (float)v1;
-        o[18] = (float)v2;
+      double v[3][WL];
+      LANES {
+        v[0][l] = b[0][y][x][l] + 0.5 * (b[1][y][x][l] + b[2][y][x][l]);
+        v[1][l] = 0.5 * (b[1][y][x][l] - b[2][y][x][l]);
+        v[2][l] = 0.5 * (b[1][y][x][l] + b[2][y][x][l]) + b[3][y][x][l];
       }
+      for (int l = 0; l < nl; l++)
+        for (int z = 0; z < 3; z++) {
+          float *o = dw + l * 27 + z * 9 + y * 3 + x;
+          *o = acc ? (float)(*o + v[z][l]) : (float)v[z][l];
+        }
     }
 }
 
@@ -479,9 +491,10 @@ ps_status ps_conv_wino_forward(const ps_conv_geom *g, const float *x, const floa
   float *u = malloc((size_t)(64 * C * K) * sizeof(float));
   if (!u) return ps_error(PS_ERR_NOMEM, "conv_winograd.c: out of memory for the transformed weight");
 #pragma omp parallel for schedule(static) num_threads(P.threads)
-  for (int64_t ck = 0; ck < K * C; ck++) { /* k fastest: consecutive u addresses per position */
-    const int64_t c = ck / K, k = ck % K;
-    weight_transform(w + (k * C + c) * 27, u + ck, C * K);
+  for (int64_t ck = 0; ck < C * ((K + WL - 1) / WL); ck++) {
+    const int64_t c = ck / ((K + WL - 1) / WL), k0 = ck % ((K + WL - 1) / WL) * WL;
+    const int nl = K - k0 < WL ? (int)(K - k0) : WL;
+    weight_transform16(w + (k0 * C + c) * 27, C * 27, nl, u + c * K + k0, C * K);
   }
   if (!g_ws_atexit) {
     g_ws_atexit = true;
@@ -561,14 +574,19 @@ ps_status ps_conv_wino_backward_weight(const ps_conv_geom *g, const float *x, co
   }
   if (!failed) {
 #pragma omp parallel for schedule(static)
-    for (int64_t kc = 0; kc < K * C; kc++) {
-      double s[64];
+    for (int64_t kc = 0; kc < K * ((C + WL - 1) / WL); kc++) {
+      const int64_t k = kc / ((C + WL - 1) / WL), c0 = kc % ((C + WL - 1) / WL) * WL;
+      const int nl = C - c0 < WL ? (int)(C - c0) : WL;
+      double s[64][WL];
       for (int p = 0; p < 64; p++) {
-        double a = 0;
-        for (int th = 0; th < P.threads; th++) a += part[th * un + p * K * C + kc];
-        s[p] = a;
+        const float *src = part + p * K * C + k * C + c0;
+        for (int l = 0; l < WL; l++) {
+          double a = 0;
+          for (int th = 0; th < P.threads && l < nl; th++) a += src[th * un + l];
+          s[p][l] = a;
+        }
       }
-      weight_grad_transform(s, dw + kc * 27, accumulate);
+      weight_grad_transform16((const double(*)[WL])s, nl, dw + (k * C + c0) * 27, accumulate);
     }
   }
   free(part);
