@@ -177,6 +177,18 @@ static inline void row_pos(const wino_plan *P, int64_t r, int64_t *n, int64_t *t
  * the y and z stages run over all ldt columns of the block at once, so they
  * vectorise even when TW is 4. Columns [nt, ldt) are kept at zero. ---- */
 
+/* Prefetches the rows z in [z0, z0 + nz), y in [y0, y0 + ny) (clipped) of a plane
+ * [D, H, W]: the transforms read a few rows from each of many planes, a pattern the
+ * hardware prefetchers do not follow, so without this they wait on memory. */
+static inline void prefetch_rows(const float *plane, const wino_plan *P, int64_t z0, int64_t nz, int64_t y0,
+                                 int64_t ny) {
+  for (int64_t z = z0 < 0 ? 0 : z0; z < z0 + nz && z < P->D; z++)
+    for (int64_t y = y0 < 0 ? 0 : y0; y < y0 + ny && y < P->H; y++) {
+      const char *row = (const char *)(plane + (z * P->H + y) * P->W);
+      for (int64_t b = 0; b < P->W * (int64_t)sizeof(float); b += 64) __builtin_prefetch(row + b);
+    }
+}
+
 /* v[(p * C + c) * ldt + t] = B^T d B (3D) for every tile t of the block and channel c of x [N, C, D, H, W]. */
 static void input_block(const float *x, int64_t C, const wino_plan *P, int64_t r0, int64_t r1, float *tmp,
                         float *restrict v) {
@@ -187,16 +199,29 @@ static void input_block(const float *x, int64_t C, const wino_plan *P, int64_t r
   const int64_t no = (W - 1) / 2 < TW ? (W - 1) / 2 : TW; /* o[j] = x[2j] valid for 0 <= j <= no */
   for (int i = 0; i < 64; i++) memset(t1 + i * L + nt, 0, (size_t)(L - nt) * sizeof(float));
   for (int64_t c = 0; c < C; c++) {
-    for (int64_t r = r0; r < r1; r++) {
+    if (c + 1 < C)
+      for (int64_t r = r0; r < r1; r++) {
+        int64_t n, tz, ty;
+        row_pos(P, r, &n, &tz, &ty);
+        const bool last = r + 1 == r1 || (r + 1) % P->TH == 0; /* no next tile row reading y + 2, y + 3 */
+        prefetch_rows(x + (n * C + c + 1) * vol, P, 2 * tz - 1, 4, 2 * ty - 1, last ? 4 : 2);
+      }
+    /* backwards, so that a tile row's input rows yi = 2, 3 can be copied from
+     * the next tile row's yi = 0, 1 (the same input rows) when it continues in y */
+    for (int64_t r = r1 - 1; r >= r0; r--) {
       int64_t n, tz, ty;
       row_pos(P, r, &n, &tz, &ty);
       const float *xc = x + (n * C + c) * vol;
       const int64_t col = (r - r0) * TW;
+      const bool cont = r + 1 < r1 && (r + 1) % P->TH != 0;
       for (int zi = 0; zi < 4; zi++)
         for (int yi = 0; yi < 4; yi++) {
           const int64_t z = 2 * tz - 1 + zi, y = 2 * ty - 1 + yi;
-          float *restrict d0 = t1 + (zi * 4 + yi) * 4 * L + col, *restrict d1 = d0 + L, *restrict d2 = d1 + L,
-                          *restrict d3 = d2 + L;
+          float *d0 = t1 + (zi * 4 + yi) * 4 * L + col, *d1 = d0 + L, *d2 = d1 + L, *d3 = d2 + L;
+          if (yi >= 2 && cont) {
+            for (int px = 0; px < 4; px++) memcpy(d0 + px * L, d0 - 8 * L + TW + px * L, (size_t)TW * sizeof(float));
+            continue;
+          }
           if (z < 0 || z >= D || y < 0 || y >= H) {
             for (int px = 0; px < 4; px++) memset(d0 + px * L, 0, (size_t)TW * sizeof(float));
             continue;
@@ -218,34 +243,27 @@ static void input_block(const float *x, int64_t C, const wino_plan *P, int64_t r
           }
         }
     }
-    /* along y, in place */
-    for (int zi = 0; zi < 4; zi++)
-      for (int px = 0; px < 4; px++) {
-        float *restrict a0 = t1 + (zi * 16 + px) * L, *restrict a1 = a0 + 4 * L, *restrict a2 = a1 + 4 * L,
-                        *restrict a3 = a2 + 4 * L;
-#pragma omp simd
-        for (int64_t t = 0; t < L; t++) {
-          const float b0 = a0[t] - a2[t], b1 = a1[t] + a2[t], b2 = a2[t] - a1[t], b3 = a1[t] - a3[t];
-          a0[t] = b0;
-          a1[t] = b1;
-          a2[t] = b2;
-          a3[t] = b3;
+    /* along y and z together, 16 columns at a time in registers, into v */
+    for (int px = 0; px < 4; px++)
+      for (int64_t t = 0; t < L; t += 16) {
+        v16 a[4][4];
+        for (int zi = 0; zi < 4; zi++) {
+          v16 d[4];
+          for (int yi = 0; yi < 4; yi++) d[yi] = ld16(t1 + ((zi * 4 + yi) * 4 + px) * L + t);
+          a[zi][0] = d[0] - d[2];
+          a[zi][1] = d[1] + d[2];
+          a[zi][2] = d[2] - d[1];
+          a[zi][3] = d[1] - d[3];
+        }
+        for (int py = 0; py < 4; py++) {
+          float *v0 = v + ((py * 4 + px) * C + c) * L + t, *v1 = v0 + 16 * C * L, *v2 = v1 + 16 * C * L,
+                *v3 = v2 + 16 * C * L;
+          st16(v0, a[0][py] - a[2][py]);
+          st16(v1, a[1][py] + a[2][py]);
+          st16(v2, a[2][py] - a[1][py]);
+          st16(v3, a[1][py] - a[3][py]);
         }
       }
-    /* along z, into v */
-    for (int q = 0; q < 16; q++) {
-      const float *restrict a0 = t1 + q * L, *restrict a1 = a0 + 16 * L, *restrict a2 = a1 + 16 * L,
-                            *restrict a3 = a2 + 16 * L;
-      float *restrict v0 = v + (q * C + c) * L, *restrict v1 = v0 + 16 * C * L, *restrict v2 = v1 + 16 * C * L,
-                      *restrict v3 = v2 + 16 * C * L;
-#pragma omp simd
-      for (int64_t t = 0; t < L; t++) {
-        v0[t] = a0[t] - a2[t];
-        v1[t] = a1[t] + a2[t];
-        v2[t] = a2[t] - a1[t];
-        v3[t] = a1[t] - a3[t];
-      }
-    }
   }
 }
 
@@ -253,30 +271,24 @@ static void input_block(const float *x, int64_t C, const wino_plan *P, int64_t r
 static void output_block(const float *m, int64_t K, const wino_plan *P, int64_t r0, int64_t r1, float *tmp,
                          float *y, const float *b, bool acc) {
   const int64_t D = P->D, H = P->H, W = P->W, TW = P->TW, L = P->ldt, nt = (r1 - r0) * TW, vol = D * H * W;
-  float *restrict s = tmp;          /* [oz][py][px][L]: 32 L */
-  float *restrict r = tmp + 32 * L; /* [oz][oy][px][L]: 16 L */
-  float *restrict line = tmp + 48 * L;
+  float *restrict r = tmp;          /* [oz][oy][px][L]: 16 L */
+  float *restrict line = tmp + 16 * L;
   for (int64_t k = 0; k < K; k++) {
     const float bias = b ? b[k] : 0.0f;
-    for (int q = 0; q < 16; q++) {
-      const float *restrict m0 = m + (q * K + k) * L, *restrict m1 = m0 + 16 * K * L, *restrict m2 = m1 + 16 * K * L,
-                            *restrict m3 = m2 + 16 * K * L;
-      float *restrict s0 = s + q * L, *restrict s1 = s0 + 16 * L;
-#pragma omp simd
-      for (int64_t t = 0; t < nt; t++) {
-        s0[t] = m0[t] + m1[t] + m2[t];
-        s1[t] = m1[t] - m2[t] - m3[t];
-      }
-    }
-    for (int oz = 0; oz < 2; oz++)
-      for (int px = 0; px < 4; px++) {
-        const float *restrict a0 = s + (oz * 16 + px) * L, *restrict a1 = a0 + 4 * L, *restrict a2 = a1 + 4 * L,
-                              *restrict a3 = a2 + 4 * L;
-        float *restrict q0 = r + (oz * 8 + px) * L, *restrict q1 = q0 + 4 * L;
-#pragma omp simd
-        for (int64_t t = 0; t < nt; t++) {
-          q0[t] = a0[t] + a1[t] + a2[t];
-          q1[t] = a1[t] - a2[t] - a3[t];
+    /* along z and y together, 16 columns at a time in registers */
+    for (int px = 0; px < 4; px++)
+      for (int64_t t = 0; t < nt; t += 16) {
+        v16 sz[2][4];
+        for (int py = 0; py < 4; py++) {
+          const float *m0 = m + ((py * 4 + px) * K + k) * L + t;
+          const v16 a0 = ld16(m0), a1 = ld16(m0 + 16 * K * L), a2 = ld16(m0 + 32 * K * L), a3 = ld16(m0 + 48 * K * L);
+          sz[0][py] = a0 + a1 + a2;
+          sz[1][py] = a1 - a2 - a3;
+        }
+        for (int oz = 0; oz < 2; oz++) {
+          float *q0 = r + (oz * 8 + px) * L + t;
+          st16(q0, sz[oz][0] + sz[oz][1] + sz[oz][2]);
+          st16(q0 + 4 * L, sz[oz][1] - sz[oz][2] - sz[oz][3]);
         }
       }
     for (int64_t row = r0; row < r1; row++) {
@@ -312,12 +324,17 @@ static void output_block(const float *m, int64_t K, const wino_plan *P, int64_t 
 static void grad_block(const float *dy, int64_t K, const wino_plan *P, int64_t r0, int64_t r1, float *tmp,
                        float *restrict dm) {
   const int64_t D = P->D, H = P->H, W = P->W, TW = P->TW, L = P->ldt, nt = (r1 - r0) * TW, vol = D * H * W;
-  float *restrict q = tmp;          /* [oz][oy][px][L]: 16 L */
-  float *restrict r = tmp + 16 * L; /* [oz][py][px][L]: 32 L */
-  float *restrict e = tmp + 48 * L, *restrict o = e + TW + 1;
+  float *restrict q = tmp; /* [oz][oy][px][L]: 16 L */
+  float *restrict e = tmp + 16 * L, *restrict o = e + TW + 1;
   const int64_t no = W / 2; /* o[j] = row[2j+1] valid for j < W/2 */
   for (int i = 0; i < 16; i++) memset(q + i * L + nt, 0, (size_t)(L - nt) * sizeof(float));
   for (int64_t k = 0; k < K; k++) {
+    if (k + 1 < K)
+      for (int64_t row = r0; row < r1; row++) {
+        int64_t n, tz, ty;
+        row_pos(P, row, &n, &tz, &ty);
+        prefetch_rows(dy + (n * K + k + 1) * vol, P, 2 * tz, 2, 2 * ty, 2);
+      }
     for (int64_t row = r0; row < r1; row++) {
       int64_t n, tz, ty;
       row_pos(P, row, &n, &tz, &ty);
@@ -347,31 +364,25 @@ static void grad_block(const float *dy, int64_t K, const wino_plan *P, int64_t r
           }
         }
     }
-    for (int oz = 0; oz < 2; oz++)
-      for (int px = 0; px < 4; px++) {
-        const float *restrict a0 = q + (oz * 8 + px) * L, *restrict a1 = a0 + 4 * L;
-        float *restrict s0 = r + (oz * 16 + px) * L, *restrict s1 = s0 + 4 * L, *restrict s2 = s1 + 4 * L,
-                        *restrict s3 = s2 + 4 * L;
-#pragma omp simd
-        for (int64_t t = 0; t < L; t++) {
-          s0[t] = a0[t];
-          s1[t] = a0[t] + a1[t];
-          s2[t] = a0[t] - a1[t];
-          s3[t] = -a1[t];
+    /* along y and z together, 16 columns at a time in registers, into dm */
+    for (int px = 0; px < 4; px++)
+      for (int64_t t = 0; t < L; t += 16) {
+        v16 yz[2][4];
+        for (int oz = 0; oz < 2; oz++) {
+          const v16 a0 = ld16(q + (oz * 8 + px) * L + t), a1 = ld16(q + (oz * 8 + 4 + px) * L + t);
+          yz[oz][0] = a0;
+          yz[oz][1] = a0 + a1;
+          yz[oz][2] = a0 - a1;
+          yz[oz][3] = -a1;
+        }
+        for (int py = 0; py < 4; py++) {
+          float *m0 = dm + ((py * 4 + px) * K + k) * L + t;
+          st16(m0, yz[0][py]);
+          st16(m0 + 16 * K * L, yz[0][py] + yz[1][py]);
+          st16(m0 + 32 * K * L, yz[0][py] - yz[1][py]);
+          st16(m0 + 48 * K * L, -yz[1][py]);
         }
       }
-    for (int j = 0; j < 16; j++) {
-      const float *restrict a0 = r + j * L, *restrict a1 = a0 + 16 * L;
-      float *restrict m0 = dm + (j * K + k) * L, *restrict m1 = m0 + 16 * K * L, *restrict m2 = m1 + 16 * K * L,
-                      *restrict m3 = m2 + 16 * K * L;
-#pragma omp simd
-      for (int64_t t = 0; t < L; t++) {
-        m0[t] = a0[t];
-        m1[t] = a0[t] + a1[t];
-        m2[t] = a0[t] - a1[t];
-        m3[t] = -a1[t];
-      }
-    }
   }
 }
 
