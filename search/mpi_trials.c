@@ -6,7 +6,7 @@
  * Built without MPI, every entry point refuses or reports "no workers". */
 #include "trial_exec.h"
 #include "proxyseg/study.h"
-#include <sched.h>
+#include "proxyseg/train.h"
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -50,11 +50,7 @@ static void set_thread_share(void) {
   MPI_Comm_free(&node);
   if (g_rank == 0 || (getenv("OMP_NUM_THREADS") && *getenv("OMP_NUM_THREADS"))) return;
   int workers = local - has_driver, cores = (int)sysconf(_SC_NPROCESSORS_ONLN);
-  int share = workers > 0 && cores / workers > 0 ? cores / workers : 1;
-  /* never more threads than the cores this rank may run on (mpirun's binding, Slurm's cpuset) */
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0 && CPU_COUNT(&set) < share)
-    share = CPU_COUNT(&set);
+  int share = ps_dist_thread_share(workers > 0 ? workers : 1); /* capped at this rank's affinity (train.h) */
   char buf[16];
   snprintf(buf, sizeof buf, "%d", share);
   setenv("OMP_NUM_THREADS", buf, 1); /* inherited by the trial processes (config threads = 0) */

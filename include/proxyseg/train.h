@@ -41,10 +41,11 @@ const char *ps_train_config_doc(void);
  *   if a plugin has `step`: it does the weight update itself (at most one per run)
  *   else: batch with ctx.policy → forward → backward → ps_train_ctx_apply_step
  *   after_step (each plugin; ctx.loss_value holds the step's loss)
- * ps_train_ctx_apply_step clips the gradients, then calls every plugin's
- * before_optim_step (the hook where a data-parallel run all-reduces gradients;
- * ctx.lookahead says whether the step is a look-ahead that will be undone),
- * then steps the optimiser.
+ * ps_train_ctx_apply_step averages the gradients over the data-parallel ranks
+ * (dist.c; nothing with one rank), clips them, then calls every plugin's
+ * before_optim_step (ctx.lookahead says whether the step is a look-ahead that
+ * will be undone), then steps the optimiser. Plugins are refused under data
+ * parallelism (PS_ERR_INVALID) for now.
  * After each validation: after_validation (set *stop to end the run: pruned).
  * At each checkpoint: save_state (its JSON goes into the checkpoint's training
  * state under "plugins"/<name>); on resume: load_state with it. At the end of a
@@ -163,6 +164,24 @@ void ps_train_result_free(ps_train_result *r);
  * val.cases in the config (list of ids) overrides it. Caller frees both arrays. */
 ps_status ps_train_split(const cJSON *cfg, const ps_case *cases, int n, int **train_idx, int *n_train,
                          int **val_idx, int *n_val);
+
+/* ---- data-parallel training over MPI ranks (dist.c) ----
+ * Under `mpirun -n K proxyseg train` every rank draws the same global batch
+ * (config `batch`, which K must divide) and trains on its slice of batch/K
+ * samples; the parameter gradients are averaged by one MPI_Allreduce per step
+ * before clipping; rank 0 alone validates, logs and writes files. Without
+ * ps_dist_init (or built without MPI) there is one rank and nothing changes. */
+ps_status ps_dist_init(void);          /* MPI_Init; PS_ERR_UNSUPPORTED when built without MPI */
+void ps_dist_finalize(void);
+int ps_dist_rank(void);                /* 0 with one rank */
+int ps_dist_size(void);                /* 1 before ps_dist_init */
+int ps_dist_local_ranks(void);         /* ranks on this node (1 before ps_dist_init) */
+/* Threads for one of ranks_on_node busy processes: OMP_NUM_THREADS if set,
+ * else the node's cores / ranks_on_node, capped at this process's affinity. */
+int ps_dist_thread_share(int ranks_on_node);
+/* Whether every rank succeeded (one collective): a failed rank keeps its error,
+ * the others get PS_ERR_RUNTIME naming `what`. Every rank must call it. */
+ps_status ps_dist_all_ok(ps_status local, const char *what);
 
 /* ---- validation on whole cases (sliding window) ---- */
 typedef struct {

@@ -50,4 +50,6 @@ int cmd_worker(int argc, char **argv);
 /* Run a command; under mpirun/srun, rank 0 runs it as the driver and the other
  * ranks serve its trials (cmd_worker.c). */
 int ps_cli_run_command(const ps_command *c, int argc, char **argv);
+/* `train` under mpirun/srun: every rank trains its slice of each batch (cmd_train.c) */
+int cmd_train_data_parallel(int argc, char **argv);
 #endif

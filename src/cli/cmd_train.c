@@ -1,6 +1,7 @@
 /* proxyseg train: train one configuration on a dataset (preprocessed into a
  * cache first), validate on a fixed split, write metrics.json, log.txt and
- * checkpoint.h5 into --out. */
+ * checkpoint.h5 into --out. Under mpirun/srun with K ranks it trains data
+ * parallel (src/train/dist.c): rank 0 builds the cache and writes every file. */
 #include "cli.h"
 #include "proxyseg/journal.h"
 #include "proxyseg/dataset.h"
@@ -86,9 +87,12 @@ int cmd_train(int argc, char **argv) {
   free(arch_set);
   free(sets);
   if (st) return ps_cli_fail("train", st);
+  const int rank = ps_dist_rank();
+  if (ps_dist_size() > 1 && ps_json_int(cfg, "threads", 0) == 0) /* the node's cores shared by its ranks */
+    ps_json_set(cfg, "threads", cJSON_CreateNumber(ps_dist_thread_share(ps_dist_local_ranks())));
   if (print_only) {
-    char *s = cJSON_Print(cfg);
-    printf("%s\n", s);
+    char *s = rank == 0 ? cJSON_Print(cfg) : NULL;
+    if (s) printf("%s\n", s);
     free(s);
     cJSON_Delete(cfg);
     return 0;
@@ -106,12 +110,16 @@ int cmd_train(int argc, char **argv) {
   ps_train_result res = {0};
   st = ps_mkdir_p(out);
   if (!st) st = ps_dataset_apply_splits(dataset, cfg);
-  if (!st) {
+  if (!st && rank == 0) {
     char *p = ps_path_join(out, "config.json");
     st = ps_json_write(p, cfg);
     free(p);
   }
-  if (!st) st = ps_study_load_cases(dataset, cache_dir, ps_json_int(cfg, "threads", 0), &cases, &n, &n_classes);
+  /* rank 0 builds the cache (when it is missing or stale), then the others read it */
+  int threads = ps_json_int(cfg, "threads", 0);
+  if (!st && rank == 0) st = ps_study_load_cases(dataset, cache_dir, threads, &cases, &n, &n_classes);
+  st = ps_dist_all_ok(st, "preparing the case cache");
+  if (!st && rank != 0) st = ps_study_load_cases(dataset, cache_dir, threads, &cases, &n, &n_classes);
   if (!st) st = ps_train_split(cfg, cases, n, &tr, &n_tr, &va, &n_va);
   if (!st && subset) {
     st = ps_json_read(subset, &sub);
@@ -129,6 +137,7 @@ int cmd_train(int argc, char **argv) {
       if (!n_tr) st = ps_error(PS_ERR_DATA, "%s: none of its kept cases is a training case of this split", subset);
     }
   }
+  st = ps_dist_all_ok(st, "reading the cases");
   if (!st) {
     ps_train_job job = {0};
     job.config = cfg;
@@ -148,7 +157,7 @@ int cmd_train(int argc, char **argv) {
     st = ps_train_run(&job, &res);
     cJSON_Delete(plan);
   }
-  if (!st) printf("{\"mean_dice\": %.6f, \"seconds\": %.2f, \"metrics\": \"%s/metrics.json\"}\n", res.mean_dice, res.seconds, out);
+  if (!st && rank == 0) printf("{\"mean_dice\": %.6f, \"seconds\": %.2f, \"metrics\": \"%s/metrics.json\"}\n", res.mean_dice, res.seconds, out);
   ps_train_result_free(&res);
   free(tr);
   free(va);
@@ -157,6 +166,20 @@ int cmd_train(int argc, char **argv) {
   cJSON_Delete(cfg);
   free(cache_dir);
   return st ? ps_cli_fail("train", st) : 0;
+}
+
+int cmd_train_data_parallel(int argc, char **argv) {
+  ps_status st = ps_dist_init();
+  if (st) {
+    fprintf(stderr, "proxyseg train: started by mpirun/srun with several ranks: %s; every rank would train the "
+                    "whole run, so none does\n", ps_last_error());
+    return 2;
+  }
+  /* one log: the other ranks say only warnings and errors */
+  if (ps_dist_rank() != 0 && ps_log_get_level() < PS_LOG_WARN) ps_log_set_level(PS_LOG_WARN);
+  int rc = cmd_train(argc, argv);
+  ps_dist_finalize();
+  return rc;
 }
 
 static void trial_usage(FILE *f) {

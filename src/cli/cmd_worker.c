@@ -75,9 +75,10 @@ int ps_cli_run_command(const ps_command *c, int argc, char **argv) {
   /* trial processes inherit the launcher's environment; `srun -n 8 proxyseg worker` starts 8 independent workers */
   if (!ps_mpi_launched() || !strcmp(c->name, "trial-run") || !strcmp(c->name, "version") || !strcmp(c->name, "worker"))
     return c->run(argc, argv);
+  if (!strcmp(c->name, "train")) return cmd_train_data_parallel(argc, argv); /* every rank trains (cmd_train.c) */
   if (!is_trial_level(c->name)) {
     fprintf(stderr, "proxyseg %s: started by mpirun/srun with several ranks, but '%s' does not run over MPI "
-                    "(search, study and demo do); run it as one process\n", c->name, c->name);
+                    "(search, study, demo and train do); run it as one process\n", c->name, c->name);
     return 2;
   }
   int rank = 0, size = 1;

@@ -3,6 +3,7 @@
  * loss, optimiser step). The default weight step lives here too, so that a
  * plugin's own step and the default one share every line they can. */
 #include "trainer_internal.h"
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,7 +131,8 @@ ps_status ps_train_ctx_loss(ps_train_ctx *c, const float *img, const uint8_t *la
   trainer *T = c->run;
   ps_tape_reset(T->tape);
   ps_tape_set_grad_enabled(T->tape, backward);
-  int64_t shape[5] = {T->batch, T->channels, T->patch[0], T->patch[1], T->patch[2]};
+  /* fwd_batch: the batch, or this rank's slice of it under data parallelism */
+  int64_t shape[5] = {T->fwd_batch, T->channels, T->patch[0], T->patch[1], T->patch[2]};
   ps_tensor *x = ps_tape_wrap(T->tape, (float *)img, 5, shape);
   ps_tensor *outs[8];
   int n_outs = 0;
@@ -150,6 +152,9 @@ ps_status ps_train_ctx_loss(ps_train_ctx *c, const float *img, const uint8_t *la
 
 ps_status ps_train_ctx_apply_step(ps_train_ctx *c) {
   trainer *T = c->run;
+  /* before the clip: the norm that is clipped must be the global gradient's */
+  ps_status ast = ps_dist_allreduce_grads(ps_net_params(T->net));
+  if (ast) return ast;
   double clip = ps_json_num(T->cfg, "grad_clip", 12);
   float norm = ps_clip_grad_norm(ps_net_params(T->net), (float)clip);
   if (!isfinite(norm))
@@ -184,10 +189,18 @@ ps_status ps_trainer_step(trainer *T, int it, double *loss) {
     if (!st && !isfinite(c->loss_value))
       st = ps_error(PS_ERR_NONFINITE, "diverged: the training loss is %g at epoch %d, iteration %d", c->loss_value, c->epoch, it);
   } else {
+    /* every rank draws the whole batch (one random stream: K ranks see the
+     * samples one rank would) and trains on its slice */
     st = ps_train_ctx_batch(c, &c->policy, T->img, T->lab);
+    const size_t pv = (size_t)T->patch[0] * T->patch[1] * T->patch[2], first = (size_t)T->dp_rank * T->fwd_batch;
     if (!st) {
       ps_params_zero_grad(ps_net_params(T->net));
-      st = ps_train_ctx_loss(c, T->img, T->lab, true, &c->loss_value);
+      st = ps_train_ctx_loss(c, T->img + first * T->channels * pv, T->lab + first * pv, true, &c->loss_value);
+    }
+    if (T->dp_size > 1) {
+      char what[96];
+      snprintf(what, sizeof what, "at epoch %d, iteration %d", c->epoch, it);
+      st = ps_dist_mean_loss(st, &c->loss_value, what);
     }
     if (!st) st = ps_train_ctx_apply_step(c);
   }

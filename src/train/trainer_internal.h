@@ -32,6 +32,8 @@ typedef struct ps_trainer_run {
   ps_sampler *val_smp;           /* held-out mini-batches, re-seeded per epoch */
   uint64_t step_seed;            /* seeds ps_train_ctx_batch's sampler for this step */
   double fg_fraction;
+  /* data parallelism (dist.c): this rank trains on samples [dp_rank*fwd_batch, +fwd_batch) of each batch */
+  int dp_rank, dp_size, fwd_batch;
 } trainer;
 
 /* train_ctx.c */
@@ -45,4 +47,19 @@ ps_status ps_trainer_after_validation(trainer *T, double dice, bool *stop);
 cJSON *ps_trainer_plugins_save(trainer *T);          /* {name: state} or NULL on error */
 ps_status ps_trainer_plugins_load(trainer *T, const cJSON *plugins);
 ps_status ps_trainer_plugins_result(trainer *T);
+
+/* dist.c, the trainer's side: each call is collective (every rank calls it)
+ * and the one-rank identity without MPI */
+typedef struct {
+  ps_status status; /* rank 0's validation and checkpoint */
+  double dice;      /* rank 0's validation Dice */
+  bool validated, stop;
+} ps_dist_outcome;
+/* the ranks' mean loss (equal slices: the global batch's mean), or the failure of any rank */
+ps_status ps_dist_mean_loss(ps_status local, double *loss, const char *what);
+ps_status ps_dist_allreduce_grads(ps_params *p);   /* in place: the mean over ranks */
+ps_status ps_dist_bcast_params(ps_params *p);      /* rank 0's values everywhere */
+ps_status ps_dist_bcast_outcome(ps_dist_outcome *o); /* rank 0's to the others; returns its status */
+ps_status ps_dist_same_int(int v, const char *what); /* PS_ERR_DATA unless every rank has v */
+double ps_dist_comm_seconds(void);                  /* spent in ps_dist_allreduce_grads */
 #endif
