@@ -295,6 +295,10 @@ static void make_cases(void) {
     c.l[0].shape[3] = 8;
     c.l[0].shape[4] = 11;
     add(c);
+    c = conv_case("winograd 3^3 3->4 3x4x37 (rows > 16 tiles)", 1, 3, 4, 3, 3, 1, 1, 1, 1, false, true);
+    c.l[0].shape[3] = 4;
+    c.l[0].shape[4] = 37;
+    add(c);
   }
   /* normalisation */
   {

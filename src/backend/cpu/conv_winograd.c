@@ -189,14 +189,130 @@ static inline void prefetch_rows(const float *plane, const wino_plan *P, int64_t
     }
 }
 
+/* ---- x stages of one row (the only stages that read or write a volume row):
+ * AVX-512 splits even and odd voxels in registers (two-source permutes, masked
+ * loads and stores at the borders); elsewhere through small even/odd buffers. ---- */
+#if defined(__AVX512F__)
+/* lanes i with 0 <= s + i < n */
+static inline __mmask16 lane_mask(int64_t s, int64_t n) {
+  const int64_t lo = s < 0 ? -s : 0, hi = n - s > 16 ? 16 : n - s;
+  return hi <= lo ? 0 : (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+static inline __m512 mload(const float *row, int64_t s, int64_t n) {
+  return _mm512_maskz_loadu_ps(lane_mask(s, n), (const char *)row + s * (int64_t)sizeof(float));
+}
+#define EVEN_IDX _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+#define ODD_IDX _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31)
+#endif
+
+/* d[px * L + t] (t < TW) = B^T (x[2t-1], x[2t], x[2t+1], x[2t+2]) of one input row x [W]
+ * (0 outside); eo: 2 (TW + 1) floats of scratch. */
+static inline void x_stage_in(const float *row, int64_t W, int64_t TW, int64_t L, float *d, float *eo) {
+#if defined(__AVX512F__)
+  (void)eo;
+  for (int64_t t0 = 0; t0 < TW; t0 += 16) {
+    const int64_t s = 2 * t0 - 1;
+    const __m512 A = mload(row, s, W), B = mload(row, s + 16, W), A2 = mload(row, s + 2, W),
+                 B2 = mload(row, s + 18, W);
+    const __m512 e = _mm512_permutex2var_ps(A, EVEN_IDX, B), o = _mm512_permutex2var_ps(A, ODD_IDX, B);
+    const __m512 e1 = _mm512_permutex2var_ps(A2, EVEN_IDX, B2), o1 = _mm512_permutex2var_ps(A2, ODD_IDX, B2);
+    const __mmask16 m = lane_mask(t0, TW);
+    _mm512_mask_storeu_ps(d + t0, m, _mm512_sub_ps(e, e1));
+    _mm512_mask_storeu_ps(d + L + t0, m, _mm512_add_ps(o, e1));
+    _mm512_mask_storeu_ps(d + 2 * L + t0, m, _mm512_sub_ps(e1, o));
+    _mm512_mask_storeu_ps(d + 3 * L + t0, m, _mm512_sub_ps(o, o1));
+  }
+#else
+  float *e = eo, *o = eo + TW + 1;
+  const int64_t ne = W / 2 < TW ? W / 2 : TW;             /* e[j] = x[2j-1] valid for 1 <= j <= ne */
+  const int64_t no = (W - 1) / 2 < TW ? (W - 1) / 2 : TW; /* o[j] = x[2j] valid for 0 <= j <= no */
+  e[0] = 0.0f;
+  for (int64_t j = 1; j <= ne; j++) e[j] = row[2 * j - 1];
+  for (int64_t j = ne + 1; j <= TW; j++) e[j] = 0.0f;
+  for (int64_t j = 0; j <= no; j++) o[j] = row[2 * j];
+  for (int64_t j = no + 1; j <= TW; j++) o[j] = 0.0f;
+  float *d0 = d, *d1 = d + L, *d2 = d + 2 * L, *d3 = d + 3 * L;
+  for (int64_t t = 0; t < TW; t++) {
+    d0[t] = e[t] - e[t + 1];
+    d1[t] = o[t] + e[t + 1];
+    d2[t] = e[t + 1] - o[t];
+    d3[t] = o[t] - o[t + 1];
+  }
+#endif
+}
+
+/* d[px * L + t] (t < TW) = A (y[2t], y[2t+1]) of one gradient row y [W] (0 past W). */
+static inline void x_stage_grad(const float *row, int64_t W, int64_t TW, int64_t L, float *d, float *eo) {
+#if defined(__AVX512F__)
+  (void)eo;
+  for (int64_t t0 = 0; t0 < TW; t0 += 16) {
+    const __m512 A = mload(row, 2 * t0, W), B = mload(row, 2 * t0 + 16, W);
+    const __m512 e = _mm512_permutex2var_ps(A, EVEN_IDX, B), o = _mm512_permutex2var_ps(A, ODD_IDX, B);
+    const __mmask16 m = lane_mask(t0, TW);
+    _mm512_mask_storeu_ps(d + t0, m, e);
+    _mm512_mask_storeu_ps(d + L + t0, m, _mm512_add_ps(e, o));
+    _mm512_mask_storeu_ps(d + 2 * L + t0, m, _mm512_sub_ps(e, o));
+    _mm512_mask_storeu_ps(d + 3 * L + t0, m, _mm512_sub_ps(_mm512_setzero_ps(), o));
+  }
+#else
+  float *e = eo, *o = eo + TW + 1;
+  const int64_t no = W / 2; /* o[j] = row[2j+1] valid for j < W/2 */
+  for (int64_t j = 0; j < TW; j++) e[j] = row[2 * j];
+  for (int64_t j = 0; j < no; j++) o[j] = row[2 * j + 1];
+  for (int64_t j = no; j < TW; j++) o[j] = 0.0f;
+  float *d0 = d, *d1 = d + L, *d2 = d + 2 * L, *d3 = d + 3 * L;
+  for (int64_t t = 0; t < TW; t++) {
+    d0[t] = e[t];
+    d1[t] = e[t] + o[t];
+    d2[t] = e[t] - o[t];
+    d3[t] = -o[t];
+  }
+#endif
+}
+
+/* out [W] (=, or += when acc) the row A^T (a[t], a[L + t], a[2L + t], a[3L + t]) + bias,
+ * output 2t and 2t + 1 from tile t; line: 2 TW floats of scratch. */
+static inline void x_stage_out(const float *a, int64_t L, int64_t TW, int64_t W, float bias, bool acc, float *out,
+                               float *line) {
+#if defined(__AVX512F__)
+  (void)line;
+  const __m512 bv = _mm512_set1_ps(bias);
+  const __m512i lo_idx = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i hi_idx = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  for (int64_t t0 = 0; t0 < TW; t0 += 16) {
+    const __m512 a0 = mload(a, t0, TW), a1 = mload(a + L, t0, TW), a2 = mload(a + 2 * L, t0, TW),
+                 a3 = mload(a + 3 * L, t0, TW);
+    const __m512 y0 = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, bv));
+    const __m512 y1 = _mm512_sub_ps(_mm512_sub_ps(a1, a2), _mm512_sub_ps(a3, bv));
+    const __m512 lo = _mm512_permutex2var_ps(y0, lo_idx, y1), hi = _mm512_permutex2var_ps(y0, hi_idx, y1);
+    const __mmask16 mlo = lane_mask(2 * t0, W), mhi = lane_mask(2 * t0 + 16, W);
+    if (acc) {
+      _mm512_mask_storeu_ps(out + 2 * t0, mlo, _mm512_add_ps(mload(out, 2 * t0, W), lo));
+      if (mhi) _mm512_mask_storeu_ps(out + 2 * t0 + 16, mhi, _mm512_add_ps(mload(out, 2 * t0 + 16, W), hi));
+    } else {
+      _mm512_mask_storeu_ps(out + 2 * t0, mlo, lo);
+      if (mhi) _mm512_mask_storeu_ps(out + 2 * t0 + 16, mhi, hi);
+    }
+  }
+#else
+  const float *a0 = a, *a1 = a + L, *a2 = a + 2 * L, *a3 = a + 3 * L;
+  for (int64_t t = 0; t < TW; t++) {
+    line[2 * t] = a0[t] + a1[t] + a2[t] + bias;
+    line[2 * t + 1] = a1[t] - a2[t] - a3[t] + bias;
+  }
+  if (acc)
+    for (int64_t i = 0; i < W; i++) out[i] += line[i];
+  else
+    memcpy(out, line, (size_t)W * sizeof(float));
+#endif
+}
+
 /* v[(p * C + c) * ldt + t] = B^T d B (3D) for every tile t of the block and channel c of x [N, C, D, H, W]. */
 static void input_block(const float *x, int64_t C, const wino_plan *P, int64_t r0, int64_t r1, float *tmp,
                         float *restrict v) {
   const int64_t D = P->D, H = P->H, W = P->W, TW = P->TW, L = P->ldt, nt = (r1 - r0) * TW, vol = D * H * W;
   float *restrict t1 = tmp; /* [zi][yi][px][L], then [zi][py][px][L] */
-  float *restrict e = tmp + 64 * L, *restrict o = e + TW + 1;
-  const int64_t ne = W / 2 < TW ? W / 2 : TW;             /* e[j] = x[2j-1] valid for 1 <= j <= ne */
-  const int64_t no = (W - 1) / 2 < TW ? (W - 1) / 2 : TW; /* o[j] = x[2j] valid for 0 <= j <= no */
+  float *eo = tmp + 64 * L; /* x_stage_in's scratch */
   for (int i = 0; i < 64; i++) memset(t1 + i * L + nt, 0, (size_t)(L - nt) * sizeof(float));
   for (int64_t c = 0; c < C; c++) {
     if (c + 1 < C)
@@ -217,7 +333,7 @@ static void input_block(const float *x, int64_t C, const wino_plan *P, int64_t r
       for (int zi = 0; zi < 4; zi++)
         for (int yi = 0; yi < 4; yi++) {
           const int64_t z = 2 * tz - 1 + zi, y = 2 * ty - 1 + yi;
-          float *d0 = t1 + (zi * 4 + yi) * 4 * L + col, *d1 = d0 + L, *d2 = d1 + L, *d3 = d2 + L;
+          float *d0 = t1 + (zi * 4 + yi) * 4 * L + col;
           if (yi >= 2 && cont) {
             for (int px = 0; px < 4; px++) memcpy(d0 + px * L, d0 - 8 * L + TW + px * L, (size_t)TW * sizeof(float));
             continue;
@@ -226,21 +342,7 @@ static void input_block(const float *x, int64_t C, const wino_plan *P, int64_t r
             for (int px = 0; px < 4; px++) memset(d0 + px * L, 0, (size_t)TW * sizeof(float));
             continue;
           }
-          const float *row = xc + (z * H + y) * W;
-          e[0] = 0.0f;
-#pragma omp simd
-          for (int64_t j = 1; j <= ne; j++) e[j] = row[2 * j - 1];
-          for (int64_t j = ne + 1; j <= TW; j++) e[j] = 0.0f;
-#pragma omp simd
-          for (int64_t j = 0; j <= no; j++) o[j] = row[2 * j];
-          for (int64_t j = no + 1; j <= TW; j++) o[j] = 0.0f;
-#pragma omp simd
-          for (int64_t t = 0; t < TW; t++) {
-            d0[t] = e[t] - e[t + 1];
-            d1[t] = o[t] + e[t + 1];
-            d2[t] = e[t + 1] - o[t];
-            d3[t] = o[t] - o[t + 1];
-          }
+          x_stage_in(xc + (z * H + y) * W, W, TW, L, d0, eo);
         }
     }
     /* along y and z together, 16 columns at a time in registers, into v */
@@ -300,20 +402,7 @@ static void output_block(const float *m, int64_t K, const wino_plan *P, int64_t 
         for (int oy = 0; oy < 2; oy++) {
           const int64_t z = 2 * tz + oz, yy = 2 * ty + oy;
           if (z >= D || yy >= H) continue;
-          const float *restrict a0 = r + (oz * 2 + oy) * 4 * L + col, *restrict a1 = a0 + L, *restrict a2 = a1 + L,
-                                *restrict a3 = a2 + L;
-#pragma omp simd
-          for (int64_t t = 0; t < TW; t++) {
-            line[2 * t] = a0[t] + a1[t] + a2[t] + bias;
-            line[2 * t + 1] = a1[t] - a2[t] - a3[t] + bias;
-          }
-          float *restrict out = yk + (z * H + yy) * W;
-          if (acc) {
-#pragma omp simd
-            for (int64_t i = 0; i < W; i++) out[i] += line[i];
-          } else {
-            memcpy(out, line, (size_t)W * sizeof(float));
-          }
+          x_stage_out(r + (oz * 2 + oy) * 4 * L + col, L, TW, W, bias, acc, yk + (z * H + yy) * W, line);
         }
     }
   }
@@ -325,8 +414,7 @@ static void grad_block(const float *dy, int64_t K, const wino_plan *P, int64_t r
                        float *restrict dm) {
   const int64_t D = P->D, H = P->H, W = P->W, TW = P->TW, L = P->ldt, nt = (r1 - r0) * TW, vol = D * H * W;
   float *restrict q = tmp; /* [oz][oy][px][L]: 16 L */
-  float *restrict e = tmp + 16 * L, *restrict o = e + TW + 1;
-  const int64_t no = W / 2; /* o[j] = row[2j+1] valid for j < W/2 */
+  float *eo = tmp + 16 * L; /* x_stage_grad's scratch */
   for (int i = 0; i < 16; i++) memset(q + i * L + nt, 0, (size_t)(L - nt) * sizeof(float));
   for (int64_t k = 0; k < K; k++) {
     if (k + 1 < K)
@@ -343,25 +431,12 @@ static void grad_block(const float *dy, int64_t K, const wino_plan *P, int64_t r
       for (int oz = 0; oz < 2; oz++)
         for (int oy = 0; oy < 2; oy++) {
           const int64_t z = 2 * tz + oz, yy = 2 * ty + oy;
-          float *restrict d0 = q + (oz * 2 + oy) * 4 * L + col, *restrict d1 = d0 + L, *restrict d2 = d1 + L,
-                          *restrict d3 = d2 + L;
+          float *d0 = q + (oz * 2 + oy) * 4 * L + col;
           if (z >= D || yy >= H) {
             for (int px = 0; px < 4; px++) memset(d0 + px * L, 0, (size_t)TW * sizeof(float));
             continue;
           }
-          const float *rowp = dyk + (z * H + yy) * W;
-#pragma omp simd
-          for (int64_t j = 0; j < TW; j++) e[j] = rowp[2 * j];
-#pragma omp simd
-          for (int64_t j = 0; j < no; j++) o[j] = rowp[2 * j + 1];
-          for (int64_t j = no; j < TW; j++) o[j] = 0.0f;
-#pragma omp simd
-          for (int64_t t = 0; t < TW; t++) {
-            d0[t] = e[t];
-            d1[t] = e[t] + o[t];
-            d2[t] = e[t] - o[t];
-            d3[t] = -o[t];
-          }
+          x_stage_grad(dyk + (z * H + yy) * W, W, TW, L, d0, eo);
         }
     }
     /* along y and z together, 16 columns at a time in registers, into dm */
@@ -578,7 +653,7 @@ ps_status ps_conv_wino_backward_weight(const ps_conv_geom *g, const float *x, co
       const int64_t r0 = blk * P.rb, r1 = r0 + P.rb < P.rows ? r0 + P.rb : P.rows, nt = (r1 - r0) * TW;
       input_block(x, C, &P, r0, r1, tmp, v);
       grad_block(dy, K, &P, r0, r1, tmp, m);
-      for (int p = 0; p < 64; p++)
+      for (int p = 0; p < 64; p++) /* OpenBLAS beat a 4x4 dot-product kernel here (2x at 128 channels) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)K, (int)C, (int)nt, 1.0f, m + p * K * P.ldt,
                     (int)P.ldt, v + p * C * P.ldt, (int)P.ldt, 1.0f, du + p * K * C, (int)C);
     }
