@@ -19,7 +19,11 @@ typedef struct { double p, lo, hi; } ps_aug_op;
 
 /* Units and meaning (JSON key = field name):
  *  rot_x, rot_y, rot_z  rotation angle in RADIANS about the x (W), y (H), z (D)
- *                       axis, in voxel space; each axis has its own p.
+ *                       axis, in voxel space. One rotation decision per
+ *                       sample, as batchgenerators' p_rot: a single uniform u,
+ *                       axis k rotates when u < its p (so equal p's rotate all
+ *                       three axes or none; any rotation happens with the
+ *                       largest p), each with an angle from its own [lo, hi].
  *  scale                zoom factor s: content appears s times larger (s > 1
  *                       zooms in). nnU-Net: p 0.2, [0.7, 1.4]. Scale and gamma
  *                       are drawn as batchgenerators does: with probability

@@ -165,9 +165,17 @@ void ps_aug_draw_sample(const ps_aug_policy *pol, ps_rng *r, ps_aug_draw *d) {
   d->scale = 1;
   if (!pol) return;
   double v;
-  if (draw_op(&pol->rot_x, r, &v)) d->rot[0] = v;
-  if (draw_op(&pol->rot_y, r, &v)) d->rot[1] = v;
-  if (draw_op(&pol->rot_z, r, &v)) d->rot[2] = v;
+  /* Rotation as batchgenerators decides it: ONE uniform per sample (p_rot),
+   * then an angle per axis from its own range. Axis k rotates when that
+   * uniform is below its p_k: with equal p's (the default, ASNG's p_rot) all
+   * three axes rotate together or none; with unequal p's each axis keeps its
+   * marginal p_k and some rotation happens with max p_k. Four draws always. */
+  const ps_aug_op *rot[3] = {&pol->rot_x, &pol->rot_y, &pol->rot_z};
+  double u_rot = ps_rng_uniform(r);
+  for (int k = 0; k < 3; k++) {
+    v = ps_rng_uniform(r);
+    if (rot[k]->p > 0 && u_rot < rot[k]->p) d->rot[k] = rot[k]->lo + (rot[k]->hi - rot[k]->lo) * v;
+  }
   if (draw_split(&pol->scale, r, &v)) d->scale = v;
   double sg;
   d->elastic = draw_op(&pol->elastic_alpha, r, &d->elastic_alpha);
