@@ -56,10 +56,10 @@ ps_status ps_oneshot_retrain(const ps_oneshot_retrain_opts *o);
  * it did not complete. */
 ps_status ps_oneshot_search_trial(const char *study_dir, int *number);
 
-/* report.json, report.html and report.md of a one-shot study (trials: the
- * report's trial list, as trials.csv gets it). */
-ps_status ps_oneshot_report(const char *study_dir, const cJSON *study, ps_journal *J, const cJSON *trials,
-                            const ps_oneshot_algo *a, cJSON **headline);
+/* report.json, report.html and report.md of a one-shot study (study.json's
+ * object, its open journal); trials.csv is written by the caller. */
+ps_status ps_oneshot_report(const char *study_dir, const cJSON *study, ps_journal *J, const ps_oneshot_algo *a,
+                            cJSON **headline);
 
 /* The descriptors (asng_oneshot.c, ...). */
 extern const ps_oneshot_algo ps_asng_oneshot;

@@ -239,9 +239,8 @@ static ps_status write_md(const char *dir, const cJSON *rep) {
   return st;
 }
 
-ps_status ps_oneshot_report(const char *dir, const cJSON *study, ps_journal *J, const cJSON *trials,
-                            const ps_oneshot_algo *a, cJSON **headline) {
-  (void)trials;
+ps_status ps_oneshot_report(const char *dir, const cJSON *study, ps_journal *J, const ps_oneshot_algo *a,
+                            cJSON **headline) {
   int K = a->n_configs, search = -1;
   ps_trial **pt;
   int n_pt = ps_journal_phase(J, "proxy", &pt);

@@ -515,8 +515,8 @@ ps_status ps_study_report(const char *study_dir, cJSON **headline) {
   const ps_oneshot_algo *one = ps_oneshot_find(ps_json_str(R.study, "algo", NULL));
   if (one) {
     /* a one-shot search ranks nothing: its report compares the re-trained configurations */
-    cJSON *trials = trials_json(&R);
-    st = ps_oneshot_report(study_dir, R.study, R.J, trials, one, headline);
+    st = ps_oneshot_report(study_dir, R.study, R.J, one, headline);
+    cJSON *trials = st ? NULL : trials_json(&R);
     if (!st) {
       char *cp = ps_path_join(study_dir, "trials.csv");
       st = ps_report_write_trials_csv(trials, cp);
