@@ -76,6 +76,8 @@ static cJSON *compare(const ps_oneshot_algo *a, const scores *s, const char *sid
   cJSON_AddNumberToObject(o, "gap", gap);
   cJSON_AddBoolToObject(o, "exceeds_seed_sd", exceeds);
   cJSON *vs = cJSON_AddArrayToObject(o, "result_vs_baselines");
+  char paired[512];
+  snprintf(paired, sizeof paired, " %s against each baseline, paired by seed:", a->labels[0]);
   for (int k = 1; k < K; k++) {
     scores d = {{0}, 0};
     int won = 0;
@@ -90,14 +92,18 @@ static cJSON *compare(const ps_oneshot_algo *a, const scores *s, const char *sid
     cJSON_AddNumberToObject(e, "result_better_in", won);
     cJSON_AddNumberToObject(e, "of_seeds", d.n);
     cJSON_AddItemToArray(vs, e);
+    size_t at = strlen(paired);
+    snprintf(paired + at, sizeof paired - at, "%s %s %+.4f (SD %.4f, better in %d of %d seeds)", k > 1 ? ";" : "",
+             a->labels[k], mean_of(&d), sd_of(&d), won, d.n);
   }
+  strncat(paired, ".", sizeof paired - strlen(paired) - 1);
   char sdtxt[48];
   if (isfinite(sd)) snprintf(sdtxt, sizeof sdtxt, "the seed SD %.4f", sd);
   else snprintf(sdtxt, sizeof sdtxt, "the seed SD (needs 2+ replicates)");
-  *text = ps_strfmt("%s: %s wins, %.4f +- %.4f against %s %.4f +- %.4f (over %d seeds); the gap %.4f %s %s%s.", side,
-                    a->labels[w], mean_of(&s[w]), sd_of(&s[w]), a->labels[r], mean_of(&s[r]), sd_of(&s[r]), s[w].n,
-                    gap, exceeds ? "exceeds" : "does not exceed", sdtxt,
-                    exceeds ? "" : ", so the two are not told apart by this many seeds");
+  *text = ps_strfmt("%s: %s wins, %.4f +- %.4f against %s %.4f +- %.4f (over %d seeds); the gap %.4f %s %s%s.%s",
+                    side, a->labels[w], mean_of(&s[w]), sd_of(&s[w]), a->labels[r], mean_of(&s[r]), sd_of(&s[r]),
+                    s[w].n, gap, exceeds ? "exceeds" : "does not exceed", sdtxt,
+                    exceeds ? "" : ", so the two are not told apart by this many seeds", paired);
   return o;
 }
 
