@@ -82,7 +82,8 @@ ps_status ps_conv_wino_backward_weight(const ps_conv_geom *g, const float *x, co
 typedef enum { PS_CONV_ALGO_AUTO, PS_CONV_ALGO_GEMM, PS_CONV_ALGO_WINOGRAD } ps_conv_algo;
 void ps_conv_set_algo(ps_conv_algo a);
 ps_conv_algo ps_conv_get_algo(void);
-/* direction: 0 forward, 1 backward-data, 2 backward-weight */
+/* direction: 0 forward, 1 backward-data, 2 backward-weight (the measured rule
+ * does not depend on it so far) */
 bool ps_conv_use_winograd(const ps_conv_geom *g, int direction);
 
 #endif

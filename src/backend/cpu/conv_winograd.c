@@ -311,7 +311,7 @@ static inline void x_stage_out(const float *a, int64_t L, int64_t TW, int64_t W,
 static void input_block(const float *x, int64_t C, const wino_plan *P, int64_t r0, int64_t r1, float *tmp,
                         float *restrict v) {
   const int64_t D = P->D, H = P->H, W = P->W, TW = P->TW, L = P->ldt, nt = (r1 - r0) * TW, vol = D * H * W;
-  float *restrict t1 = tmp; /* [zi][yi][px][L], then [zi][py][px][L] */
+  float *restrict t1 = tmp; /* x stage: [zi][yi][px][L] */
   float *eo = tmp + 64 * L; /* x_stage_in's scratch */
   for (int i = 0; i < 64; i++) memset(t1 + i * L + nt, 0, (size_t)(L - nt) * sizeof(float));
   for (int64_t c = 0; c < C; c++) {
