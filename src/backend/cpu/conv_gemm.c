@@ -48,28 +48,34 @@ static float *scratch(size_t elems) {
   return t_buf;
 }
 
-/* Column buffers of the worker threads for slab-parallel convs (indexed by
- * omp_get_thread_num(); freed at exit). */
-#define PS_MAX_SLAB_THREADS 256
-static float *g_slab_buf[PS_MAX_SLAB_THREADS];
-static size_t g_slab_elems[PS_MAX_SLAB_THREADS];
-static bool g_slab_atexit = false;
+/* Per-thread scratch of the slab-parallel GEMM convs and the Winograd convs
+ * (indexed by omp_get_thread_num(); one pool, since a conv uses one path at a
+ * time; freed at exit). */
+static float *g_thread_buf[PS_CONV_MAX_THREADS];
+static size_t g_thread_elems[PS_CONV_MAX_THREADS];
+static bool g_thread_atexit = false;
 
-static void slab_release(void) {
-  for (int i = 0; i < PS_MAX_SLAB_THREADS; i++) {
-    free(g_slab_buf[i]);
-    g_slab_buf[i] = NULL;
-    g_slab_elems[i] = 0;
+static void thread_bufs_release(void) {
+  for (int i = 0; i < PS_CONV_MAX_THREADS; i++) {
+    free(g_thread_buf[i]);
+    g_thread_buf[i] = NULL;
+    g_thread_elems[i] = 0;
   }
 }
 
+void ps_conv_thread_bufs_init(void) {
+  if (g_thread_atexit) return;
+  g_thread_atexit = true;
+  atexit(thread_bufs_release);
+}
+
 /* Called by the owner thread only, so no lock is needed. */
-static float *slab_buf(int tid, size_t elems) {
-  if (elems <= g_slab_elems[tid]) return g_slab_buf[tid];
-  free(g_slab_buf[tid]);
-  g_slab_buf[tid] = aligned_alloc(64, (elems * sizeof(float) + 63) & ~(size_t)63);
-  g_slab_elems[tid] = g_slab_buf[tid] ? elems : 0;
-  return g_slab_buf[tid];
+float *ps_conv_thread_buf(int tid, size_t elems) {
+  if (elems <= g_thread_elems[tid]) return g_thread_buf[tid];
+  free(g_thread_buf[tid]);
+  g_thread_buf[tid] = aligned_alloc(64, (elems * sizeof(float) + 63) & ~(size_t)63);
+  g_thread_elems[tid] = g_thread_buf[tid] ? elems : 0;
+  return g_thread_buf[tid];
 }
 
 /* ---- plan ---- */
@@ -243,16 +249,13 @@ static ps_status gemm_forward(const ps_conv_geom *g, const float *x, const float
   }
   const int64_t slabs = p.slabs, tasks = g->n * g->groups * slabs;
   int threads = omp_get_max_threads();
-  if (threads > PS_MAX_SLAB_THREADS) threads = PS_MAX_SLAB_THREADS;
+  if (threads > PS_CONV_MAX_THREADS) threads = PS_CONV_MAX_THREADS;
   if (threads > tasks) threads = (int)tasks;
-  if (!g_slab_atexit) {
-    g_slab_atexit = true;
-    atexit(slab_release);
-  }
+  ps_conv_thread_bufs_init();
   int failed = 0;
 #pragma omp parallel num_threads(threads) reduction(| : failed)
   {
-    float *col = slab_buf(omp_get_thread_num(), (size_t)(R * p.n));
+    float *col = ps_conv_thread_buf(omp_get_thread_num(), (size_t)(R * p.n));
     if (!col) failed = 1;
 #pragma omp for schedule(dynamic, 1)
     for (int64_t t = 0; t < tasks; t++) {
@@ -383,19 +386,16 @@ ps_status ps_conv_fast_backward_weight(const ps_conv_geom *g, const float *x, co
    * is the same on every run with the same thread count. */
   const int64_t slabs = p.slabs, tasks = g->n * g->groups * slabs, wn = g->k * R;
   int threads = omp_get_max_threads();
-  if (threads > PS_MAX_SLAB_THREADS) threads = PS_MAX_SLAB_THREADS;
+  if (threads > PS_CONV_MAX_THREADS) threads = PS_CONV_MAX_THREADS;
   if (threads > tasks) threads = (int)tasks;
   float *part = calloc((size_t)(threads * wn), sizeof(float));
   if (!part) return ps_error(PS_ERR_NOMEM, "conv_gemm.c: out of memory");
-  if (!g_slab_atexit) {
-    g_slab_atexit = true;
-    atexit(slab_release);
-  }
+  ps_conv_thread_bufs_init();
   int failed = 0;
 #pragma omp parallel num_threads(threads) reduction(| : failed)
   {
     const int tid = omp_get_thread_num();
-    float *col = slab_buf(tid, (size_t)(R * p.n)), *mine = part + tid * wn;
+    float *col = ps_conv_thread_buf(tid, (size_t)(R * p.n)), *mine = part + tid * wn;
     if (!col) failed = 1;
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < tasks; t++) {

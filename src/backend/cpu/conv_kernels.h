@@ -68,6 +68,14 @@ void ps_conv_set_scratch_cap(size_t bytes);
  * this frees the calling thread's buffer (it is also freed at exit for the main thread). */
 void ps_conv_scratch_release(void);
 
+/* Per-thread scratch shared by the slab-parallel GEMM convs and the Winograd
+ * convs: ps_conv_thread_bufs_init() once from serial code (frees the pool at
+ * exit), then ps_conv_thread_buf(omp_get_thread_num(), elems) inside the
+ * parallel region; grown on demand, 64-byte aligned, NULL when out of memory. */
+#define PS_CONV_MAX_THREADS 256
+void ps_conv_thread_bufs_init(void);
+float *ps_conv_thread_buf(int tid, size_t elems);
+
 /* ---- Winograd F(2x2x2, 3x3x3) (conv_winograd.c) for 3^3 stride-1 pad-1
  * dilation-1 single-group convs whose output size equals the input size ---- */
 bool ps_conv_wino_applicable(const ps_conv_geom *g);

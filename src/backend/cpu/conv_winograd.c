@@ -85,28 +85,6 @@ bool ps_conv_use_winograd(const ps_conv_geom *g, int direction) {
   return g->c >= 4 && g->k >= 4 && g->in[0] * g->in[1] * g->in[2] >= 512;
 }
 
-/* ---- per-thread workspaces, grown on demand, freed at exit ---- */
-#define PS_WINO_MAX_THREADS 256
-static float *g_ws[PS_WINO_MAX_THREADS];
-static size_t g_ws_elems[PS_WINO_MAX_THREADS];
-static bool g_ws_atexit = false;
-
-static void ws_release(void) {
-  for (int i = 0; i < PS_WINO_MAX_THREADS; i++) {
-    free(g_ws[i]);
-    g_ws[i] = NULL;
-    g_ws_elems[i] = 0;
-  }
-}
-
-/* Called by thread tid only. */
-static float *ws_get(int tid, size_t elems) {
-  if (elems <= g_ws_elems[tid]) return g_ws[tid];
-  free(g_ws[tid]);
-  g_ws[tid] = aligned_alloc(64, (elems * sizeof(float) + 63) & ~(size_t)63);
-  g_ws_elems[tid] = g_ws[tid] ? elems : 0;
-  return g_ws[tid];
-}
 
 /* ---- blocking: a block is RB consecutive tile rows of the batch ---- */
 typedef struct {
@@ -139,7 +117,7 @@ static wino_plan plan_of(const ps_conv_geom *g, int64_t chans) {
   p.rb = tiles / p.TW;
   if (p.rb < 1) p.rb = 1;
   int threads = omp_get_max_threads();
-  if (threads > PS_WINO_MAX_THREADS) threads = PS_WINO_MAX_THREADS;
+  if (threads > PS_CONV_MAX_THREADS) threads = PS_CONV_MAX_THREADS;
   /* at least ~4 blocks per thread so that dynamic scheduling balances */
   int64_t cap = (p.rows + 4 * threads - 1) / (4 * threads);
   if (cap < 1) cap = 1;
@@ -582,16 +560,13 @@ ps_status ps_conv_wino_forward(const ps_conv_geom *g, const float *x, const floa
     const int nl = K - k0 < WL ? (int)(K - k0) : WL;
     weight_transform16(w + (k0 * C + c) * 27, C * 27, nl, u + c * K + k0, C * K);
   }
-  if (!g_ws_atexit) {
-    g_ws_atexit = true;
-    atexit(ws_release);
-  }
+  ps_conv_thread_bufs_init();
   const int64_t TW = P.TW;
   const size_t need = (size_t)(64 * (C + K) * P.ldt + tmp_elems(&P));
   int failed = 0;
 #pragma omp parallel num_threads(P.threads) reduction(| : failed)
   {
-    float *ws = ws_get(omp_get_thread_num(), need);
+    float *ws = ps_conv_thread_buf(omp_get_thread_num(), need);
     if (!ws) failed = 1;
     float *v = ws, *m = ws ? ws + 64 * C * P.ldt : NULL, *tmp = ws ? m + 64 * K * P.ldt : NULL;
 #pragma omp for schedule(dynamic, 1)
@@ -634,16 +609,13 @@ ps_status ps_conv_wino_backward_weight(const ps_conv_geom *g, const float *x, co
   /* each thread sums its blocks into its own du [64][K][C] */
   float *part = calloc((size_t)(P.threads * un), sizeof(float));
   if (!part) return ps_error(PS_ERR_NOMEM, "conv_winograd.c: out of memory for the weight-gradient parts");
-  if (!g_ws_atexit) {
-    g_ws_atexit = true;
-    atexit(ws_release);
-  }
+  ps_conv_thread_bufs_init();
   const size_t need = (size_t)(64 * (C + K) * P.ldt + tmp_elems(&P));
   int failed = 0;
 #pragma omp parallel num_threads(P.threads) reduction(| : failed)
   {
     const int tid = omp_get_thread_num();
-    float *ws = ws_get(tid, need), *du = part + tid * un;
+    float *ws = ps_conv_thread_buf(tid, need), *du = part + tid * un;
     if (!ws) failed = 1;
     float *v = ws, *m = ws ? ws + 64 * C * P.ldt : NULL, *tmp = ws ? m + 64 * K * P.ldt : NULL;
     /* static: the same blocks go to the same thread on every run (reproducible sums) */
