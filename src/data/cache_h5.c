@@ -387,7 +387,13 @@ ps_status ps_cache_load(const char *cache_dir, ps_case **cases, int *n) {
   int nc = ps_json_int(plan, "n_classes", 0);
   const cJSON *files = ps_json_path(plan, "cache.files");
   int m = cJSON_IsArray(files) ? cJSON_GetArraySize(files) : 0;
-  if (nc < 2 || m == 0) { cJSON_Delete(plan); return ps_error(PS_ERR_DATA, "%s/plan.json: no n_classes or no cache.files", cache_dir); }
+  if (m == 0) { cJSON_Delete(plan); return ps_error(PS_ERR_DATA, "%s/plan.json: no cache.files", cache_dir); }
+  /* labels are uint8: a corrupt n_classes of 10^8 made 10^8 small allocations
+   * per case (2 GB under ASan, found by fuzz_cache in CI) */
+  if (nc < 2 || nc > 256) {
+    cJSON_Delete(plan);
+    return ps_error(PS_ERR_DATA, "%s/plan.json: n_classes missing or outside 2..256", cache_dir);
+  }
   ps_case *cs = calloc((size_t)m, sizeof *cs);
   if (!cs) { cJSON_Delete(plan); return ps_error(PS_ERR_NOMEM, "cache: out of memory"); }
   for (int i = 0; i < m && !st; i++) {

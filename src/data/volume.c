@@ -75,6 +75,8 @@ void ps_case_free(ps_case *c) {
 }
 
 ps_status ps_case_index_foreground(ps_case *c, int n_classes) {
+  if (n_classes < 1 || n_classes > 256) /* labels are uint8 */
+    return ps_error(PS_ERR_INVALID, "foreground index: %d classes (1..256 supported)", n_classes);
   for (int k = 0; k < c->n_classes && c->fg_index; k++) free(c->fg_index[k]);
   free(c->fg_index);
   free(c->fg_count);

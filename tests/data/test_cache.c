@@ -115,6 +115,32 @@ int main(void) {
   CHECK(ps_cache_read_case(f2, 3, &junk, NULL) == PS_ERR_DATA, "garbage file refused: %s", ps_last_error());
   CHECK(ps_cache_load("no_such_cache_dir", &cs, &n) == PS_ERR_IO, "missing cache dir -> PS_ERR_IO");
 
+  /* plan.json damaged: a checksum that no longer matches, an absurd n_classes */
+  CHECK_OK(ps_cache_build_ex(dir, cache, ov, 2, &rebuilt));
+  cJSON *pj = NULL;
+  CHECK_OK(ps_json_read(pp, &pj));
+  cJSON *sum = (cJSON *)ps_json_path(pj, "cache.files");
+  sum = cJSON_GetObjectItem(cJSON_GetArrayItem(sum, 1), "fnv1a64");
+  CHECK(cJSON_IsString(sum), "pj lists each file's checksum");
+  char *orig = strdup(sum->valuestring);
+  cJSON_SetValuestring(sum, "0123456789abcdef");
+  CHECK_OK(ps_json_write(pp, pj));
+  st = ps_cache_load(cache, &cs, &n);
+  CHECK(st == PS_ERR_DATA && strstr(ps_last_error(), "checksum") && strstr(ps_last_error(), "synth_001.h5"),
+        "checksum mismatch refused, naming the file: %s", ps_last_error());
+  cJSON_SetValuestring(sum, orig);
+  free(orig);
+  CHECK_OK(ps_json_set(pj, "n_classes", cJSON_CreateNumber(100000000)));
+  CHECK_OK(ps_json_write(pp, pj));
+  st = ps_cache_load(cache, &cs, &n);
+  CHECK(st == PS_ERR_DATA && strstr(ps_last_error(), "n_classes"), "n_classes 10^8 refused: %s", ps_last_error());
+  CHECK(cs == NULL && n == 0, "nothing returned on error");
+  CHECK_OK(ps_json_set(pj, "n_classes", cJSON_CreateNumber(3)));
+  CHECK_OK(ps_json_write(pp, pj));
+  CHECK_OK(ps_cache_load(cache, &cs, &n));
+  ps_cache_free_cases(cs, n);
+  cJSON_Delete(pj);
+
   cJSON_Delete(ov);
   free(before); free(after);
   free(f1); free(f2); free(pp);
