@@ -9,7 +9,9 @@
 #   run_fuzz.sh --long [RUNS] [TARGET..] each target (default: all but checkpoint_hdf5) to RUNS
 #                                        executions (default 10^7), one at a time, niced (or
 #                                        for at most $FUZZ_MAX_SECONDS); new inputs kept in
-#                                        BUILD/fuzz-long/TARGET (a rerun resumes), log TARGET.log
+#                                        BUILD/fuzz-long/TARGET (a rerun resumes), log TARGET.log (appended)
+#   (env FUZZ_TIMEOUT: seconds before an input counts as a hang, default 30; raise it
+#   to pause a long run with SIGSTOP, e.g. while timing something else)
 #   run_fuzz.sh --merge [TARGET..]       minimise (-merge=1) the kept corpus, fresh seeds
 #                                        (make_seeds.sh) and the long runs' finds into
 #                                        tests/fuzz/corpus/TARGET
@@ -50,7 +52,7 @@ asan() {
   case $1 in cache | checkpoint*) echo "detect_leaks=1:allocator_may_return_null=1:max_allocation_size_mb=1024" ;;
   *) echo "detect_leaks=1" ;; esac
 }
-flags() { echo "-rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=30 -close_fd_mask=3 -print_final_stats=1"; }
+flags() { echo "-rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=${FUZZ_TIMEOUT:-30} -close_fd_mask=3 -print_final_stats=1"; }
 summary() { grep -E "^(stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb)|^#[0-9]+ +DONE|ERROR|SUMMARY|^Done" "$1" || true; }
 
 case $MODE in
@@ -82,9 +84,10 @@ long)
     mkdir -p "$L/$t"
     echo "== fuzz_$t to $RUNS runs, started $(date -u +%FT%TZ) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))"
     start=$(date +%s)
+    echo "== segment started $(date -u +%FT%TZ), $RUNS runs" >>"$L/$t.log" # a resumed target appends
     (cd "$L" && ASAN_OPTIONS=$(asan "$t") nice -n 19 "$BUILD/tests/fuzz_$t" -runs="$RUNS" $(flags "$t") \
       -max_total_time="${FUZZ_MAX_SECONDS:-0}" -artifact_prefix="$L/$t-" \
-      "$L/$t" "$CORPUS/$t" 2>"$L/$t.log") || { status=1; echo "fuzz_$t FAILED (reproducer: $L/$t-*):"; }
+      "$L/$t" "$CORPUS/$t" 2>>"$L/$t.log") || { status=1; echo "fuzz_$t FAILED (reproducer: $L/$t-*):"; }
     echo "wall $(($(date +%s) - start)) s"
     summary "$L/$t.log"
   done
