@@ -92,7 +92,7 @@ typedef struct {
   int64_t rows;    /* N * TD * TH tile rows */
   int64_t rb;      /* tile rows per block */
   int64_t nblocks;
-  int64_t ldt;     /* tiles per block rounded up to 16 */
+  int64_t ldt;     /* row stride: tiles per block rounded up to 16, an odd number of cache lines */
   int threads;
 } wino_plan;
 
@@ -135,6 +135,11 @@ static wino_plan plan_of(const ps_conv_geom *g, int64_t chans) {
   if (p.rb > p.rows) p.rb = p.rows;
   p.nblocks = (p.rows + p.rb - 1) / p.rb;
   p.ldt = (p.rb * p.TW + 15) & ~(int64_t)15;
+  /* An odd number of 64-byte lines per row, and a position stride one line
+   * past chans rows (pos_stride): the transforms touch 16 rows or positions at
+   * once, and at power-of-two strides they all fell into the same L1 set
+   * (4K aliasing), costing up to 1.5x per conv. */
+  if (!(p.ldt / 16 & 1)) p.ldt += 16;
   if (threads > p.nblocks) threads = (int)p.nblocks;
   p.threads = threads;
   return p;
@@ -142,6 +147,12 @@ static wino_plan plan_of(const ps_conv_geom *g, int64_t chans) {
 
 /* Scratch floats the block transforms need (tmp argument). */
 static int64_t tmp_elems(const wino_plan *P) { return 64 * P->ldt + 2 * (P->TW + 1) + 16; }
+
+/* Floats between positions p and p + 1 of a transformed block [64][chans][ldt]. */
+static inline int64_t pos_stride(const wino_plan *P, int64_t chans) { return chans * P->ldt + 16; }
+
+/* columns of a block of nt tiles that the GEMMs read: nt rounded up to 16 */
+static inline int64_t cols16(int64_t nt) { return (nt + 15) & ~(int64_t)15; }
 
 /* tile-row r of the batch -> (n, tz, ty) */
 static inline void row_pos(const wino_plan *P, int64_t r, int64_t *n, int64_t *tz, int64_t *ty) {
@@ -152,8 +163,8 @@ static inline void row_pos(const wino_plan *P, int64_t r, int64_t *n, int64_t *t
 
 /* ---- transforms of one block (tile rows [r0, r1), nt = (r1 - r0) * TW tiles).
  * The x stage runs per tile row (it reads the even/odd split of an input row);
- * the y and z stages run over all ldt columns of the block at once, so they
- * vectorise even when TW is 4. Columns [nt, ldt) are kept at zero. ---- */
+ * the y and z stages run over all columns of the block at once, so they
+ * vectorise even when TW is 4. Columns [nt, nt rounded up to 16) are kept at zero; nothing reads past them. ---- */
 
 /* Prefetches the rows z in [z0, z0 + nz), y in [y0, y0 + ny) (clipped) of a plane
  * [D, H, W]: the transforms read a few rows from each of many planes, a pattern the
@@ -188,17 +199,24 @@ static inline __m512 mload(const float *row, int64_t s, int64_t n) {
 static inline void x_stage_in(const float *row, int64_t W, int64_t TW, int64_t L, float *d, float *eo) {
 #if defined(__AVX512F__)
   (void)eo;
+  /* e[j] = x[2t], o[j] = x[2t + 1] (t = t0 + j) from two loads at 2 t0, which
+   * are whole cache lines inside a row; x[2t - 1] and x[2t + 2] are o and e
+   * shifted by a lane. (Four loads at 2 t0 - 1 and 2 t0 + 1 split cache lines
+   * and made these loads the transform's hot spot.) */
+  __m512i oprev = _mm512_setzero_si512(); /* lane 15: x[2 t0 - 1] */
   for (int64_t t0 = 0; t0 < TW; t0 += 16) {
-    const int64_t s = 2 * t0 - 1;
-    const __m512 A = mload(row, s, W), B = mload(row, s + 16, W), A2 = mload(row, s + 2, W),
-                 B2 = mload(row, s + 18, W);
+    const int64_t s = 2 * t0;
+    const __m512 A = mload(row, s, W), B = mload(row, s + 16, W);
     const __m512 e = _mm512_permutex2var_ps(A, EVEN_IDX, B), o = _mm512_permutex2var_ps(A, ODD_IDX, B);
-    const __m512 e1 = _mm512_permutex2var_ps(A2, EVEN_IDX, B2), o1 = _mm512_permutex2var_ps(A2, ODD_IDX, B2);
+    const __m512i en = _mm512_castps_si512(_mm512_set1_ps(s + 32 < W ? row[s + 32] : 0.0f)); /* x[2 t0 + 32] */
+    const __m512 om1 = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(o), oprev, 15));
+    const __m512 ep1 = _mm512_castsi512_ps(_mm512_alignr_epi32(en, _mm512_castps_si512(e), 1));
+    oprev = _mm512_castps_si512(o);
     const __mmask16 m = lane_mask(t0, TW);
-    _mm512_mask_storeu_ps(d + t0, m, _mm512_sub_ps(e, e1));
-    _mm512_mask_storeu_ps(d + L + t0, m, _mm512_add_ps(o, e1));
-    _mm512_mask_storeu_ps(d + 2 * L + t0, m, _mm512_sub_ps(e1, o));
-    _mm512_mask_storeu_ps(d + 3 * L + t0, m, _mm512_sub_ps(o, o1));
+    _mm512_mask_storeu_ps(d + t0, m, _mm512_sub_ps(om1, o));
+    _mm512_mask_storeu_ps(d + L + t0, m, _mm512_add_ps(e, o));
+    _mm512_mask_storeu_ps(d + 2 * L + t0, m, _mm512_sub_ps(o, e));
+    _mm512_mask_storeu_ps(d + 3 * L + t0, m, _mm512_sub_ps(e, ep1));
   }
 #else
   float *e = eo, *o = eo + TW + 1;
@@ -285,13 +303,14 @@ static inline void x_stage_out(const float *a, int64_t L, int64_t TW, int64_t W,
 #endif
 }
 
-/* v[(p * C + c) * ldt + t] = B^T d B (3D) for every tile t of the block and channel c of x [N, C, D, H, W]. */
+/* v[p * pos_stride(C) + c * ldt + t] = B^T d B (3D) for every tile t of the block and channel c of x [N, C, D, H, W]. */
 static void input_block(const float *x, int64_t C, const wino_plan *P, int64_t r0, int64_t r1, float *tmp,
                         float *restrict v) {
   const int64_t D = P->D, H = P->H, W = P->W, TW = P->TW, L = P->ldt, nt = (r1 - r0) * TW, vol = D * H * W;
+  const int64_t n16 = cols16(nt), PS = pos_stride(P, C);
   float *restrict t1 = tmp; /* x stage: [zi][yi][px][L] */
   float *eo = tmp + 64 * L; /* x_stage_in's scratch */
-  for (int i = 0; i < 64; i++) memset(t1 + i * L + nt, 0, (size_t)(L - nt) * sizeof(float));
+  for (int i = 0; i < 64; i++) memset(t1 + i * L + nt, 0, (size_t)(n16 - nt) * sizeof(float));
   for (int64_t c = 0; c < C; c++) {
     if (c + 1 < C)
       for (int64_t r = r0; r < r1; r++) {
@@ -325,7 +344,7 @@ static void input_block(const float *x, int64_t C, const wino_plan *P, int64_t r
     }
     /* along y and z together, 16 columns at a time in registers, into v */
     for (int px = 0; px < 4; px++)
-      for (int64_t t = 0; t < L; t += 16) {
+      for (int64_t t = 0; t < n16; t += 16) {
         v16 a[4][4];
         for (int zi = 0; zi < 4; zi++) {
           v16 d[4];
@@ -336,8 +355,7 @@ static void input_block(const float *x, int64_t C, const wino_plan *P, int64_t r
           a[zi][3] = d[1] - d[3];
         }
         for (int py = 0; py < 4; py++) {
-          float *v0 = v + ((py * 4 + px) * C + c) * L + t, *v1 = v0 + 16 * C * L, *v2 = v1 + 16 * C * L,
-                *v3 = v2 + 16 * C * L;
+          float *v0 = v + (py * 4 + px) * PS + c * L + t, *v1 = v0 + 16 * PS, *v2 = v1 + 16 * PS, *v3 = v2 + 16 * PS;
           st16(v0, a[0][py] - a[2][py]);
           st16(v1, a[1][py] + a[2][py]);
           st16(v2, a[2][py] - a[1][py]);
@@ -347,10 +365,11 @@ static void input_block(const float *x, int64_t C, const wino_plan *P, int64_t r
   }
 }
 
-/* y [N, K, D, H, W] (=, or += when acc) A^T m A (3D) + b[k] for the block's tiles, from m[(p * K + k) * ldt + t]. */
+/* y [N, K, D, H, W] (=, or += when acc) A^T m A (3D) + b[k] for the block's tiles, from m[p * pos_stride(K) + k * ldt + t]. */
 static void output_block(const float *m, int64_t K, const wino_plan *P, int64_t r0, int64_t r1, float *tmp,
                          float *y, const float *b, bool acc) {
   const int64_t D = P->D, H = P->H, W = P->W, TW = P->TW, L = P->ldt, nt = (r1 - r0) * TW, vol = D * H * W;
+  const int64_t PS = pos_stride(P, K);
   float *restrict r = tmp;          /* [oz][oy][px][L]: 16 L */
   float *restrict line = tmp + 16 * L;
   for (int64_t k = 0; k < K; k++) {
@@ -360,8 +379,8 @@ static void output_block(const float *m, int64_t K, const wino_plan *P, int64_t 
       for (int64_t t = 0; t < nt; t += 16) {
         v16 sz[2][4];
         for (int py = 0; py < 4; py++) {
-          const float *m0 = m + ((py * 4 + px) * K + k) * L + t;
-          const v16 a0 = ld16(m0), a1 = ld16(m0 + 16 * K * L), a2 = ld16(m0 + 32 * K * L), a3 = ld16(m0 + 48 * K * L);
+          const float *m0 = m + (py * 4 + px) * PS + k * L + t;
+          const v16 a0 = ld16(m0), a1 = ld16(m0 + 16 * PS), a2 = ld16(m0 + 32 * PS), a3 = ld16(m0 + 48 * PS);
           sz[0][py] = a0 + a1 + a2;
           sz[1][py] = a1 - a2 - a3;
         }
@@ -386,14 +405,15 @@ static void output_block(const float *m, int64_t K, const wino_plan *P, int64_t 
   }
 }
 
-/* dm[(p * K + k) * ldt + t] = A dy A^T (3D) of the block's output tiles of dy [N, K, D, H, W]
+/* dm[p * pos_stride(K) + k * ldt + t] = A dy A^T (3D) of the block's output tiles of dy [N, K, D, H, W]
  * (voxels past the border count as 0). */
 static void grad_block(const float *dy, int64_t K, const wino_plan *P, int64_t r0, int64_t r1, float *tmp,
                        float *restrict dm) {
   const int64_t D = P->D, H = P->H, W = P->W, TW = P->TW, L = P->ldt, nt = (r1 - r0) * TW, vol = D * H * W;
+  const int64_t n16 = cols16(nt), PS = pos_stride(P, K);
   float *restrict q = tmp; /* [oz][oy][px][L]: 16 L */
   float *eo = tmp + 16 * L; /* x_stage_grad's scratch */
-  for (int i = 0; i < 16; i++) memset(q + i * L + nt, 0, (size_t)(L - nt) * sizeof(float));
+  for (int i = 0; i < 16; i++) memset(q + i * L + nt, 0, (size_t)(n16 - nt) * sizeof(float));
   for (int64_t k = 0; k < K; k++) {
     if (k + 1 < K)
       for (int64_t row = r0; row < r1; row++) {
@@ -419,7 +439,7 @@ static void grad_block(const float *dy, int64_t K, const wino_plan *P, int64_t r
     }
     /* along y and z together, 16 columns at a time in registers, into dm */
     for (int px = 0; px < 4; px++)
-      for (int64_t t = 0; t < L; t += 16) {
+      for (int64_t t = 0; t < n16; t += 16) {
         v16 yz[2][4];
         for (int oz = 0; oz < 2; oz++) {
           const v16 a0 = ld16(q + (oz * 8 + px) * L + t), a1 = ld16(q + (oz * 8 + 4 + px) * L + t);
@@ -429,11 +449,11 @@ static void grad_block(const float *dy, int64_t K, const wino_plan *P, int64_t r
           yz[oz][3] = -a1;
         }
         for (int py = 0; py < 4; py++) {
-          float *m0 = dm + ((py * 4 + px) * K + k) * L + t;
+          float *m0 = dm + (py * 4 + px) * PS + k * L + t;
           st16(m0, yz[0][py]);
-          st16(m0 + 16 * K * L, yz[0][py] + yz[1][py]);
-          st16(m0 + 32 * K * L, yz[0][py] - yz[1][py]);
-          st16(m0 + 48 * K * L, -yz[1][py]);
+          st16(m0 + 16 * PS, yz[0][py] + yz[1][py]);
+          st16(m0 + 32 * PS, yz[0][py] - yz[1][py]);
+          st16(m0 + 48 * PS, -yz[1][py]);
         }
       }
   }
@@ -561,22 +581,21 @@ ps_status ps_conv_wino_forward(const ps_conv_geom *g, const float *x, const floa
     weight_transform16(w + (k0 * C + c) * 27, C * 27, nl, u + c * K + k0, C * K);
   }
   ps_conv_thread_bufs_init();
-  const int64_t TW = P.TW;
-  const size_t need = (size_t)(64 * (C + K) * P.ldt + tmp_elems(&P));
+  const int64_t TW = P.TW, vs = pos_stride(&P, C), ms = pos_stride(&P, K);
+  const size_t need = (size_t)(64 * (vs + ms) + tmp_elems(&P));
   int failed = 0;
 #pragma omp parallel num_threads(P.threads) reduction(| : failed)
   {
     float *ws = ps_conv_thread_buf(omp_get_thread_num(), need);
     if (!ws) failed = 1;
-    float *v = ws, *m = ws ? ws + 64 * C * P.ldt : NULL, *tmp = ws ? m + 64 * K * P.ldt : NULL;
+    float *v = ws, *m = ws ? ws + 64 * vs : NULL, *tmp = ws ? m + 64 * ms : NULL;
 #pragma omp for schedule(dynamic, 1)
     for (int64_t blk = 0; blk < P.nblocks; blk++) {
       if (!ws) continue;
       const int64_t r0 = blk * P.rb, r1 = r0 + P.rb < P.rows ? r0 + P.rb : P.rows;
-      const int64_t nt = ((r1 - r0) * TW + 15) & ~(int64_t)15;
+      const int64_t nt = cols16((r1 - r0) * TW);
       input_block(x, C, &P, r0, r1, tmp, v);
-      for (int p = 0; p < 64; p++)
-        gemm_pos(K, C, nt, u + p * C * K, v + p * C * P.ldt, P.ldt, m + p * K * P.ldt);
+      for (int p = 0; p < 64; p++) gemm_pos(K, C, nt, u + p * C * K, v + p * vs, P.ldt, m + p * ms);
       output_block(m, K, &P, r0, r1, tmp, y, b, accumulate);
     }
   }
@@ -605,19 +624,19 @@ ps_status ps_conv_wino_backward_weight(const ps_conv_geom *g, const float *x, co
                                        bool accumulate) {
   const int64_t C = g->c, K = g->k;
   const wino_plan P = plan_of(g, C + K);
-  const int64_t TW = P.TW, un = 64 * K * C;
+  const int64_t TW = P.TW, un = 64 * K * C, vs = pos_stride(&P, C), ms = pos_stride(&P, K);
   /* each thread sums its blocks into its own du [64][K][C] */
   float *part = calloc((size_t)(P.threads * un), sizeof(float));
   if (!part) return ps_error(PS_ERR_NOMEM, "conv_winograd.c: out of memory for the weight-gradient parts");
   ps_conv_thread_bufs_init();
-  const size_t need = (size_t)(64 * (C + K) * P.ldt + tmp_elems(&P));
+  const size_t need = (size_t)(64 * (vs + ms) + tmp_elems(&P));
   int failed = 0;
 #pragma omp parallel num_threads(P.threads) reduction(| : failed)
   {
     const int tid = omp_get_thread_num();
     float *ws = ps_conv_thread_buf(tid, need), *du = part + tid * un;
     if (!ws) failed = 1;
-    float *v = ws, *m = ws ? ws + 64 * C * P.ldt : NULL, *tmp = ws ? m + 64 * K * P.ldt : NULL;
+    float *v = ws, *m = ws ? ws + 64 * vs : NULL, *tmp = ws ? m + 64 * ms : NULL;
     /* static: the same blocks go to the same thread on every run (reproducible sums) */
 #pragma omp for schedule(static)
     for (int64_t blk = 0; blk < P.nblocks; blk++) {
@@ -626,8 +645,8 @@ ps_status ps_conv_wino_backward_weight(const ps_conv_geom *g, const float *x, co
       input_block(x, C, &P, r0, r1, tmp, v);
       grad_block(dy, K, &P, r0, r1, tmp, m);
       for (int p = 0; p < 64; p++) /* OpenBLAS beat a 4x4 dot-product kernel here (2x at 128 channels) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)K, (int)C, (int)nt, 1.0f, m + p * K * P.ldt,
-                    (int)P.ldt, v + p * C * P.ldt, (int)P.ldt, 1.0f, du + p * K * C, (int)C);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)K, (int)C, (int)nt, 1.0f, m + p * ms, (int)P.ldt,
+                    v + p * vs, (int)P.ldt, 1.0f, du + p * K * C, (int)C);
     }
   }
   if (!failed) {
