@@ -44,10 +44,7 @@ static ps_status c_bias_grad(ps_backend *be, int64_t N, int64_t K, int64_t S, co
   for (int64_t k = 0; k < K; k++) {
     double s = 0;
     for (int64_t n = 0; n < N; n++) {
-      const float *p = dy + (n * K + k) * S;
-      float part = 0;
-      for (int64_t i = 0; i < S; i++) part += p[i];
-      s += part;
+      s += ps_sum_f32(dy + (n * K + k) * S, S);
     }
     db[k] = acc ? (float)(db[k] + s) : (float)s;
   }

@@ -32,8 +32,8 @@ ps_status ps_cpu_norm_stats(ps_backend *be, const ps_norm_geom *g, const float *
       const float *xs = x + base + k * q.seg_stride;
       for (int64_t s0 = 0; s0 < q.S; s0 += 1024) {
         const int64_t e = s0 + 1024 < q.S ? s0 + 1024 : q.S;
-        float a = 0, b = 0;
-        for (int64_t s = s0; s < e; s++) { float d = xs[s] - shift; a += d; b += d * d; }
+        double a, b;
+        ps_sum_dev_f32(xs + s0, e - s0, shift, &a, &b);
         s1 += a;
         s2 += b;
       }
@@ -72,6 +72,35 @@ ps_status ps_cpu_norm_apply(ps_backend *be, const ps_norm_geom *g, const float *
   return PS_OK;
 }
 
+/* *sd = sum dz, *sdx = sum dz (x - m) over n voxels, dz = dy gated by the fused
+ * activation (y > 0 ? dy : slope dy) when y is given; 16 partial sums (cpu_internal.h). */
+static void dz_sums(const float *x, const float *dy, const float *y, int64_t n, float m, float slope, double *sd,
+                    double *sdx) {
+  ps_f16v a = {0}, b = {0};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    ps_f16v dz = ps_ld16v(dy + i);
+    if (y) { /* lanes where y <= 0 scale by slope (bit select: C has no vector ?:) */
+      typedef int32_t i16v __attribute__((vector_size(64)));
+      const i16v pos = ps_ld16v(y + i) > 0;
+      const ps_f16v sl = dz * slope;
+      dz = (ps_f16v)(((i16v)dz & pos) | ((i16v)sl & ~pos));
+    }
+    a += dz;
+    b += dz * (ps_ld16v(x + i) - m);
+  }
+  float ta = 0, tb = 0, fa, fb;
+  for (; i < n; i++) {
+    const float dz = y && !(y[i] > 0) ? slope * dy[i] : dy[i];
+    ta += dz;
+    tb += dz * (x[i] - m);
+  }
+  PS_FOLD16(a, fa);
+  PS_FOLD16(b, fb);
+  *sd = (double)fa + ta;
+  *sdx = (double)fb + tb;
+}
+
 ps_status ps_cpu_norm_backward(ps_backend *be, const ps_norm_geom *g, const float *x, const float *mean,
                                const float *rstd, const float *gamma, const float *y, const float *dy, bool batch_stats,
                                float *dx, bool dx_acc, float *dgamma, bool dgamma_acc, float *dbeta, bool dbeta_acc) {
@@ -99,10 +128,10 @@ ps_status ps_cpu_norm_backward(ps_backend *be, const ps_norm_geom *g, const floa
       const float *xs = x + o, *ds = dy + o, *ys = y ? y + o : NULL;
       for (int64_t s0 = 0; s0 < q.S; s0 += 1024) {
         const int64_t e = s0 + 1024 < q.S ? s0 + 1024 : q.S;
-        float a = 0, b = 0;
-        for (int64_t s = s0; s < e; s++) { const float dz = DZ(s); a += dz; b += dz * (xs[s] - m); }
+        double a, b;
+        dz_sums(xs + s0, ds + s0, act ? ys + s0 : NULL, e - s0, m, slope, &a, &b);
         sd += a;
-        sdx += (double)b * r;
+        sdx += b * r;
       }
     }
     if (sums) { sums[2 * gi] = sd; sums[2 * gi + 1] = sdx; }
