@@ -194,6 +194,15 @@ static inline __m512 mload(const float *row, int64_t s, int64_t n) {
 #define ODD_IDX _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31)
 #endif
 
+/* dst[0..n) = src[0..n): n is 4-32 here, where a libc memcpy call cost more than the copy */
+static inline void copy_row(float *dst, const float *src, int64_t n) {
+#if defined(__AVX512F__)
+  for (int64_t t = 0; t < n; t += 16) _mm512_mask_storeu_ps(dst + t, lane_mask(t, n), mload(src, t, n));
+#else
+  memcpy(dst, src, (size_t)n * sizeof(float));
+#endif
+}
+
 /* d[px * L + t] (t < TW) = B^T (x[2t-1], x[2t], x[2t+1], x[2t+2]) of one input row x [W]
  * (0 outside); eo: 2 (TW + 1) floats of scratch. */
 static inline void x_stage_in(const float *row, int64_t W, int64_t TW, int64_t L, float *d, float *eo) {
@@ -332,7 +341,7 @@ static void input_block(const float *x, int64_t C, const wino_plan *P, int64_t r
           const int64_t z = 2 * tz - 1 + zi, y = 2 * ty - 1 + yi;
           float *d0 = t1 + (zi * 4 + yi) * 4 * L + col;
           if (yi >= 2 && cont) {
-            for (int px = 0; px < 4; px++) memcpy(d0 + px * L, d0 - 8 * L + TW + px * L, (size_t)TW * sizeof(float));
+            for (int px = 0; px < 4; px++) copy_row(d0 + px * L, d0 - 8 * L + TW + px * L, TW);
             continue;
           }
           if (z < 0 || z >= D || y < 0 || y >= H) {
