@@ -53,6 +53,9 @@ static const conv_case conv_cases[] = {
     {"T depthwise k3s2p1",  2, 4, 4,   3, 4, 5,  K3(3),      K3(2),  K3(1),  K3(1),  K3(1), 4, 1, 1},
     {"T k3s1d2 op1",        2, 2, 3,   4, 5, 4,  K3(3),      K3(1),  K3(2),  K3(2),  K3(1), 1, 1, 1},
     {"T k4s2p1",            2, 2, 3,   3, 4, 3,  K3(4),      K3(2),  K3(1),  K3(1),  K3(0), 1, 0, 1},
+    /* rows of >= 16 voxels: vol2col.c's AVX-512 stride-2 gather and interleave, fresh and accumulating */
+    {"T k2s2 rows >= 16",   1, 2, 2,   2, 2, 19, K3(2),      K3(2),  K3(0),  K3(1),  K3(0), 1, 1, 1},
+    {"k2s2 rows >= 16",     1, 2, 3,   2, 4, 38, K3(2),      K3(2),  K3(0),  K3(1),  K3(0), 1, 1, 0},
 };
 #define CONV_NCASES ((int)(sizeof conv_cases / sizeof conv_cases[0]))
 

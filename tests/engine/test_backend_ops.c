@@ -269,6 +269,9 @@ static void make_cases(void) {
   add(conv_case("conv 1^3 pointwise 8->16", 2, 8, 16, 5, 1, 1, 0, 1, 1, false, false));
   add(conv_case("convT 2^3 stride 2 16->8", 2, 16, 8, 4, 2, 2, 0, 1, 1, true, true));
   add(conv_case("convT 2^3 stride 2 8->4 no bias", 1, 8, 4, 5, 2, 2, 0, 1, 1, true, false));
+  /* rows of >= 16 voxels: the AVX-512 stride-2 gather and interleave of vol2col.c */
+  add(conv_case("convT 2^3 stride 2 3->2 17^3 (vector rows)", 1, 3, 2, 17, 2, 2, 0, 1, 1, true, true));
+  add(conv_case("conv 2^3 stride 2 2->3 34^3 (vector rows)", 2, 2, 3, 34, 2, 2, 0, 1, 1, false, true));
   {
     op_case c = conv_case("convT 3^3 stride 2 outpad 1", 1, 4, 3, 4, 3, 2, 1, 1, 1, true, true);
     for (int i = 0; i < 3; i++) c.cp.output_padding[i] = 1;

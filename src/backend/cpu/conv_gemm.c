@@ -325,6 +325,40 @@ static ps_status bwd_data_via_forward(const ps_conv_geom *g, const float *dy, co
   return st;
 }
 
+/* Kernel = stride without padding (the transposed convs' adjoint): every dx
+ * voxel belongs to exactly one output voxel, so slabs of output lines write
+ * disjoint parts of dx and run in one parallel region like gemm_forward (a
+ * thread's GEMM into its own column buffer, then its col2vol), instead of a
+ * serial slab loop around small 2-thread GEMMs. */
+static ps_status bwd_data_tiles(const ps_conv_geom *g, const float *dy, const float *w, float *dx, bool accumulate) {
+  const ps_conv_gemm_plan p = ps_conv_plan(g);
+  const int64_t cg = g->c / g->groups, kg = g->k / g->groups, R = p.k, P = out_vox(g), OW = g->out[2];
+  const int64_t lines = g->out[0] * g->out[1], per = p.n / OW, V = in_vox(g);
+  const int64_t slabs = p.slabs, tasks = g->n * g->groups * slabs;
+  int threads = omp_get_max_threads();
+  if (threads > PS_CONV_MAX_THREADS) threads = PS_CONV_MAX_THREADS;
+  if (threads > tasks) threads = (int)tasks;
+  ps_conv_thread_bufs_init();
+  int failed = 0;
+#pragma omp parallel num_threads(threads) reduction(| : failed)
+  {
+    float *col = ps_conv_thread_buf(omp_get_thread_num(), (size_t)(R * p.n));
+    if (!col) failed = 1;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t t = 0; t < tasks; t++) {
+      if (!col) continue;
+      const int64_t sl = t % slabs, grp = (t / slabs) % g->groups, n = t / (slabs * g->groups);
+      const float *dyg = dy + (n * g->k + grp * kg) * P, *wg = w + grp * kg * R;
+      float *dxg = dx + (n * g->c + grp * cg) * V;
+      const int64_t l0 = sl * per, l1 = l0 + per < lines ? l0 + per : lines, nc = (l1 - l0) * OW;
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)R, (int)nc, (int)kg, 1.0f, wg, (int)R,
+                  dyg + l0 * OW, (int)P, 0.0f, col, (int)nc);
+      ps_col2vol(g, col, cg, l0, l1, dxg, !accumulate);
+    }
+  }
+  return failed ? ps_error(PS_ERR_NOMEM, "conv_gemm.c: cannot allocate the column buffers") : PS_OK;
+}
+
 ps_status ps_conv_fast_backward_data(const ps_conv_geom *g, const float *dy, const float *w, float *dx,
                                      bool accumulate) {
   if (ps_conv_use_winograd(g, 1)) return ps_conv_wino_backward_data(g, dy, w, dx, accumulate);
@@ -333,6 +367,7 @@ ps_status ps_conv_fast_backward_data(const ps_conv_geom *g, const float *dy, con
   const int64_t cg = g->c / g->groups, kg = g->k / g->groups, R = p.k, P = out_vox(g), OW = g->out[2];
   const int64_t lines = g->out[0] * g->out[1], per = p.n / OW, V = in_vox(g);
   if (!p.no_col && ps_conv_bwd_data_as_conv(g)) return bwd_data_via_forward(g, dy, w, dx, accumulate);
+  if (!p.no_col && ps_conv_tiles(g)) return bwd_data_tiles(g, dy, w, dx, accumulate);
   const bool assign = !accumulate && ps_conv_tiles(g);
   float *col = p.no_col ? NULL : scratch((size_t)(R * p.n));
   if (!p.no_col && !col) return PS_ERR_NOMEM;

@@ -4,6 +4,49 @@
  * parallel over input planes (c, iz), so threads write disjoint memory. */
 #include "backend/cpu/conv_kernels.h"
 #include <string.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+/* d[i] = s[2 i] for i < n: the stride-2 gather of a 2^3 stride-2 conv's rows
+ * (the transposed convs' adjoint), 16 at a time from two loads and a permute;
+ * the last source element read is s[2 n - 2]. */
+static inline void gather2(float *d, const float *s, int64_t n) {
+  int64_t i = 0;
+#if defined(__AVX512F__)
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  for (; i + 16 <= n; i += 16) {
+    /* the second load stops at s[2 i + 30] (lane 15 of it is never used) */
+    const __m512 a = _mm512_loadu_ps(s + 2 * i), b = _mm512_maskz_loadu_ps(0x7FFF, s + 2 * i + 16);
+    _mm512_storeu_ps(d + i, _mm512_permutex2var_ps(a, even, b));
+  }
+#endif
+  for (; i < n; i++) d[i] = s[2 * i];
+}
+
+/* d[2 i] (=, or += when acc) a[i], d[2 i + 1] (=/+=) b[i] for i < n: the two
+ * kx taps of a 2^3 stride-2 conv's column rows back into one input row. */
+static inline void interleave2(float *d, const float *a, const float *b, int64_t n, bool acc) {
+  int64_t i = 0;
+#if defined(__AVX512F__)
+  const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  for (; i + 16 <= n; i += 16) {
+    const __m512 va = _mm512_loadu_ps(a + i), vb = _mm512_loadu_ps(b + i);
+    __m512 l = _mm512_permutex2var_ps(va, lo, vb), h = _mm512_permutex2var_ps(va, hi, vb);
+    if (acc) {
+      l = _mm512_add_ps(l, _mm512_loadu_ps(d + 2 * i));
+      h = _mm512_add_ps(h, _mm512_loadu_ps(d + 2 * i + 16));
+    }
+    _mm512_storeu_ps(d + 2 * i, l);
+    _mm512_storeu_ps(d + 2 * i + 16, h);
+  }
+#endif
+  for (; i < n; i++) {
+    d[2 * i] = acc ? d[2 * i] + a[i] : a[i];
+    d[2 * i + 1] = acc ? d[2 * i + 1] + b[i] : b[i];
+  }
+}
 
 /* The [lo, hi) range of ow whose input column ow*s + ix0 lies inside [0, W). */
 static inline void ow_range(int64_t ix0, int s, int64_t W, int64_t OW, int64_t *lo, int64_t *hi) {
@@ -79,6 +122,7 @@ void ps_vol2col(const ps_conv_geom *g, const float *x, int64_t cg, int64_t l0, i
         const float *src = s0 + (oh - ya) * sh * W + lo * sw;
         zero(d, lo);
         if (sw == 1) memcpy(d + lo, src, (size_t)nrun * sizeof(float));
+        else if (sw == 2) gather2(d + lo, src, nrun);
         else
           for (int64_t i = 0; i < nrun; i++) d[lo + i] = src[i * sw];
         zero(d + hi, OW - hi);
@@ -97,6 +141,9 @@ void ps_col2vol(const ps_conv_geom *g, const float *col, int64_t cg, int64_t l0,
   const int64_t pd = g->pad[0], ph = g->pad[1], pw = g->pad[2];
   const int dd = g->dil[0], dh = g->dil[1], dw = g->dil[2];
   const int64_t planes = cg * D;
+  /* 2^3 stride 2 in x without padding (the transposed convs): the two kx taps
+   * fill the even and odd voxels of one row, written together as whole lines */
+  const bool pair_x = kw == 2 && sw == 2 && pw == 0 && dw == 1 && W == 2 * OW;
 #pragma omp parallel for schedule(dynamic, 1) if (cols * kvol * cg > 16384)
   for (int64_t pl = 0; pl < planes; pl++) {
     const int64_t c = pl / D, iz = pl % D;
@@ -114,6 +161,11 @@ void ps_col2vol(const ps_conv_geom *g, const float *col, int64_t cg, int64_t l0,
         for (int ky = 0; ky < kh; ky++) {
           const int64_t iy = oh * sh - ph + (int64_t)ky * dh;
           if (iy < 0 || iy >= H) continue;
+          if (pair_x) {
+            const float *src = col + ((c * kd + kz) * kh * kw + (int64_t)ky * kw) * cols + (l - l0) * OW;
+            interleave2(plane + iy * W, src, src + cols, OW, !assign);
+            continue;
+          }
           for (int kx = 0; kx < kw; kx++) {
             const int64_t r = (c * kd + kz) * kh * kw + (int64_t)ky * kw + kx;
             const int64_t ix0 = (int64_t)kx * dw - pw;
