@@ -272,9 +272,6 @@ static void make_cases(void) {
   /* rows of >= 16 voxels: the AVX-512 stride-2 gather and interleave of vol2col.c */
   add(conv_case("convT 2^3 stride 2 3->2 17^3 (vector rows)", 1, 3, 2, 17, 2, 2, 0, 1, 1, true, true));
   add(conv_case("conv 2^3 stride 2 2->3 34^3 (vector rows)", 2, 2, 3, 34, 2, 2, 0, 1, 1, false, true));
-  /* conv_tiles2.c's channel blocks of 16, 8 and 1 (25 = 16 + 8 + 1) */
-  add(conv_case("convT 2^3 stride 2 25->3 (blocks 16+8+1)", 1, 25, 3, 6, 2, 2, 0, 1, 1, true, true));
-  add(conv_case("conv 2^3 stride 2 3->25 (blocks 16+8+1)", 2, 3, 25, 12, 2, 2, 0, 1, 1, false, false));
   {
     op_case c = conv_case("convT 3^3 stride 2 outpad 1", 1, 4, 3, 4, 3, 2, 1, 1, 1, true, true);
     for (int i = 0; i < 3; i++) c.cp.output_padding[i] = 1;

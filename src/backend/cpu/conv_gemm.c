@@ -275,8 +275,6 @@ static ps_status gemm_forward(const ps_conv_geom *g, const float *x, const float
 ps_status ps_conv_fast_forward(const ps_conv_geom *g, const float *x, const float *w, const float *b, float *y,
                                bool accumulate) {
   if (ps_conv_use_winograd(g, 0)) return ps_conv_wino_forward(g, x, w, b, y, accumulate);
-  if (ps_conv_tiles2_applicable(g) && ps_conv_get_algo() != PS_CONV_ALGO_GEMM)
-    return ps_conv_tiles2_forward(g, x, w, b, y, accumulate);
   if (ps_conv_plan(g).direct) return depthwise(g, 0, x, w, b, y, accumulate, NULL);
   ps_status st = gemm_forward(g, x, w, y, accumulate ? 1.0f : 0.0f);
   if (st == PS_OK && b) add_bias(g, b, y);
@@ -364,8 +362,6 @@ static ps_status bwd_data_tiles(const ps_conv_geom *g, const float *dy, const fl
 ps_status ps_conv_fast_backward_data(const ps_conv_geom *g, const float *dy, const float *w, float *dx,
                                      bool accumulate) {
   if (ps_conv_use_winograd(g, 1)) return ps_conv_wino_backward_data(g, dy, w, dx, accumulate);
-  if (ps_conv_tiles2_applicable(g) && ps_conv_get_algo() != PS_CONV_ALGO_GEMM)
-    return ps_conv_tiles2_backward_data(g, dy, w, dx, accumulate);
   ps_conv_gemm_plan p = ps_conv_plan(g);
   if (p.direct) return depthwise(g, 1, dy, w, NULL, dx, accumulate, NULL);
   const int64_t cg = g->c / g->groups, kg = g->k / g->groups, R = p.k, P = out_vox(g), OW = g->out[2];

@@ -84,15 +84,6 @@ ps_status ps_conv_wino_forward(const ps_conv_geom *g, const float *x, const floa
 ps_status ps_conv_wino_backward_data(const ps_conv_geom *g, const float *dy, const float *w, float *dx, bool accumulate);
 ps_status ps_conv_wino_backward_weight(const ps_conv_geom *g, const float *x, const float *dy, float *dw, bool accumulate);
 
-/* ---- 2x2x2 stride-2 pad-0 single-group convs with in = 2 out (conv_tiles2.c:
- * fused AVX-512 kernels for the transposed convs and their adjoints; false
- * without AVX-512, where the GEMM path runs them) ---- */
-bool ps_conv_tiles2_applicable(const ps_conv_geom *g);
-ps_status ps_conv_tiles2_forward(const ps_conv_geom *g, const float *x, const float *w, const float *b, float *y,
-                                 bool accumulate);
-ps_status ps_conv_tiles2_backward_data(const ps_conv_geom *g, const float *dy, const float *w, float *dx,
-                                       bool accumulate);
-
 /* Which algorithm the fast path uses for the convs Winograd covers: env
  * PS_CONV_ALGO=gemm|winograd|auto (default auto: Winograd where it measured
  * faster, see ps_conv_use_winograd). Every other conv takes the GEMM path. */
