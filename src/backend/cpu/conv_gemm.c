@@ -218,6 +218,13 @@ static ps_status depthwise(const ps_conv_geom *g, int mode, const float *x, cons
 }
 
 /* ---- GEMM path ---- */
+/* threads for a parallel region over `tasks` slabs: at most one per slab */
+static int slab_threads(int64_t tasks) {
+  int threads = omp_get_max_threads();
+  if (threads > PS_CONV_MAX_THREADS) threads = PS_CONV_MAX_THREADS;
+  return threads > tasks ? (int)tasks : threads;
+}
+
 static void add_bias(const ps_conv_geom *g, const float *b, float *y) {
   const int64_t P = out_vox(g), rows = g->n * g->k;
 #pragma omp parallel for schedule(static)
@@ -248,9 +255,7 @@ static ps_status gemm_forward(const ps_conv_geom *g, const float *x, const float
     return PS_OK;
   }
   const int64_t slabs = p.slabs, tasks = g->n * g->groups * slabs;
-  int threads = omp_get_max_threads();
-  if (threads > PS_CONV_MAX_THREADS) threads = PS_CONV_MAX_THREADS;
-  if (threads > tasks) threads = (int)tasks;
+  const int threads = slab_threads(tasks);
   ps_conv_thread_bufs_init();
   int failed = 0;
 #pragma omp parallel num_threads(threads) reduction(| : failed)
@@ -335,9 +340,7 @@ static ps_status bwd_data_tiles(const ps_conv_geom *g, const float *dy, const fl
   const int64_t cg = g->c / g->groups, kg = g->k / g->groups, R = p.k, P = out_vox(g), OW = g->out[2];
   const int64_t lines = g->out[0] * g->out[1], per = p.n / OW, V = in_vox(g);
   const int64_t slabs = p.slabs, tasks = g->n * g->groups * slabs;
-  int threads = omp_get_max_threads();
-  if (threads > PS_CONV_MAX_THREADS) threads = PS_CONV_MAX_THREADS;
-  if (threads > tasks) threads = (int)tasks;
+  const int threads = slab_threads(tasks);
   ps_conv_thread_bufs_init();
   int failed = 0;
 #pragma omp parallel num_threads(threads) reduction(| : failed)
@@ -420,9 +423,7 @@ ps_status ps_conv_fast_backward_weight(const ps_conv_geom *g, const float *x, co
    * order. Static scheduling fixes which slabs each thread sums, so the result
    * is the same on every run with the same thread count. */
   const int64_t slabs = p.slabs, tasks = g->n * g->groups * slabs, wn = g->k * R;
-  int threads = omp_get_max_threads();
-  if (threads > PS_CONV_MAX_THREADS) threads = PS_CONV_MAX_THREADS;
-  if (threads > tasks) threads = (int)tasks;
+  const int threads = slab_threads(tasks);
   float *part = calloc((size_t)(threads * wn), sizeof(float));
   if (!part) return ps_error(PS_ERR_NOMEM, "conv_gemm.c: out of memory");
   ps_conv_thread_bufs_init();
