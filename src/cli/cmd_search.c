@@ -106,7 +106,10 @@ int cmd_search(int argc, char **argv) {
       }
       char key[128];
       snprintf(key, sizeof key, "%.*s", (int)(eq - optarg), optarg);
-      ps_json_set_from_string(algo_opts, key, eq + 1);
+      if (ps_json_set_from_string(algo_opts, key, eq + 1)) {
+        fprintf(stderr, "proxyseg search: --algo-opt '%s': %s\n", optarg, ps_last_error());
+        ok = false;
+      }
       break;
     }
     }
@@ -115,6 +118,12 @@ int cmd_search(int argc, char **argv) {
   if ((rc = ps_cli_no_positional("search", argc, argv))) goto out;
   if (!space_path && !strcmp(algo, "asng")) space_path = "asng"; /* one-shot: the paper's augmentation space */
   const bool nas = !strcmp(algo, "gumbel-nas");
+  if (nas && cJSON_GetObjectItemCaseSensitive(algo_opts, "net")) { /* was dropped without a word */
+    fprintf(stderr, "proxyseg search: --algo-opt net.*: the gumbel-nas super-network is set with --set net.* "
+                    "(in a study config: algo_opts.net)\n");
+    rc = 2;
+    goto out;
+  }
   if (!dataset || (!space_path && !nas) || !study) {
     fprintf(stderr, "proxyseg search: --dataset, --space and --study are required\n");
     usage(stderr);

@@ -29,6 +29,8 @@ expect 2 "search space .* not found" -- "$exe" search --dataset ds --space nosuc
 echo '{"params": [{"key": "lr", "type": "float", "low": 1, "high": 0.1}]}' > bad_space.json
 expect 3 "bad_space.json: param .lr.: low 1 > high" -- "$exe" search --dataset ds --space bad_space.json --study s2 --trials 1
 expect 2 "unknown search algorithm 'bayes'" -- "$exe" search --dataset ds --space lr_only --algo bayes --study s3 --trials 1 --set patch=[16,16,16] --set net.stages=2
+expect 2 "algo-opt net.*set with --set net" -- "$exe" search --dataset ds --algo gumbel-nas --algo-opt net.cells=2 --study s4
+expect 2 "algo-opt 'a.b=1'" -- "$exe" search --dataset ds --space lr_only --algo-opt a=1 --algo-opt a.b=1 --study s5 --trials 1
 echo '{"trials": 1, "typo": 2}' > study_bad.json
 expect 2 "unknown key 'typo'" -- "$exe" study --config study_bad.json --out st
 # every study key's type and range is checked before anything runs (a crash or silent default before)
