@@ -138,7 +138,8 @@ static wino_plan plan_of(const ps_conv_geom *g, int64_t chans) {
   /* An odd number of 64-byte lines per row, and a position stride one line
    * past chans rows (pos_stride): the transforms touch 16 rows or positions at
    * once, and at power-of-two strides they all fell into the same L1 set
-   * (4K aliasing), costing up to 1.5x per conv. */
+   * (4K aliasing); with these strides and the x stage below, the 32^3 convs
+   * ran 1.07-1.11x faster (benchmarks/README.md). */
   if (!(p.ldt / 16 & 1)) p.ldt += 16;
   if (threads > p.nblocks) threads = (int)p.nblocks;
   p.threads = threads;
