@@ -235,17 +235,54 @@ static void add_bias(const ps_conv_geom *g, const float *b, float *y) {
   }
 }
 
+/* The slab GEMMs of a conv in ONE parallel region over (sample, group, slab)
+ * tasks, each thread with its own column buffer and a single-threaded GEMM.
+ * !tiles_bwd: out (= when assign, else +=) conv(in, w): vol2col of the slab,
+ * then GEMM into out's slab of lines. tiles_bwd (ps_conv_tiles geometries only):
+ * in is dy, out is dx: GEMM into the column buffer, then col2vol; the tiles are
+ * disjoint, so the slabs write disjoint parts of dx. */
+static ps_status slab_gemms(const ps_conv_geom *g, bool tiles_bwd, const float *in, const float *w, float *out,
+                            bool assign) {
+  const ps_conv_gemm_plan p = ps_conv_plan(g);
+  const int64_t cg = g->c / g->groups, kg = g->k / g->groups, R = p.k, P = out_vox(g), V = in_vox(g);
+  const int64_t OW = g->out[2], lines = g->out[0] * g->out[1], per = p.n / OW;
+  const int64_t slabs = p.slabs, tasks = g->n * g->groups * slabs;
+  ps_conv_thread_bufs_init();
+  int failed = 0;
+#pragma omp parallel num_threads(slab_threads(tasks)) reduction(| : failed)
+  {
+    float *col = ps_conv_thread_buf(omp_get_thread_num(), (size_t)(R * p.n));
+    if (!col) failed = 1;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t t = 0; t < tasks; t++) {
+      if (!col) continue;
+      const int64_t s = t % slabs, grp = (t / slabs) % g->groups, n = t / (slabs * g->groups);
+      const int64_t l0 = s * per, l1 = l0 + per < lines ? l0 + per : lines, nc = (l1 - l0) * OW;
+      const float *wg = w + grp * kg * R;
+      const int64_t big = (n * g->c + grp * cg) * V, small = (n * g->k + grp * kg) * P + l0 * OW;
+      if (!tiles_bwd) { /* in: x (big side), out: y */
+        ps_vol2col(g, in + big, cg, l0, l1, col);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)kg, (int)nc, (int)R, 1.0f, wg, (int)R, col,
+                    (int)nc, assign ? 0.0f : 1.0f, out + small, (int)P);
+      } else { /* in: dy, out: dx (big side) */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)R, (int)nc, (int)kg, 1.0f, wg, (int)R, in + small,
+                    (int)P, 0.0f, col, (int)nc);
+        ps_col2vol(g, col, cg, l0, l1, out + big, assign);
+      }
+    }
+  }
+  return failed ? ps_error(PS_ERR_NOMEM, "conv_gemm.c: cannot allocate the column buffers") : PS_OK;
+}
+
 /* y (=, or += when beta is 1) conv(x, w) without bias, through vol2col + sgemm.
- * Slabs are independent, so they run in ONE parallel region: each thread fills
- * its own column buffer and calls a single-threaded GEMM (OpenBLAS's OpenMP
- * build runs single-threaded inside our region, so nothing nests). Compared
- * with a parallel vol2col followed by a 2-thread GEMM per slab, this removes a
- * fork/join and a BLAS hand-off per slab: with 2 MiB slabs the big layers have
- * hundreds of slabs per call. */
+ * Slabs run in ONE parallel region (slab_gemms): OpenBLAS's OpenMP build runs
+ * single-threaded inside it, so nothing nests. Compared with a parallel
+ * vol2col followed by a 2-thread GEMM per slab, this removes a fork/join and a
+ * BLAS hand-off per slab: with 2 MiB slabs the big layers have hundreds of
+ * slabs per call. */
 static ps_status gemm_forward(const ps_conv_geom *g, const float *x, const float *w, float *y, float beta) {
   ps_conv_gemm_plan p = ps_conv_plan(g);
-  const int64_t cg = g->c / g->groups, kg = g->k / g->groups, R = p.k, P = out_vox(g), OW = g->out[2];
-  const int64_t lines = g->out[0] * g->out[1], per = p.n / OW;
+  const int64_t cg = g->c / g->groups, kg = g->k / g->groups, R = p.k, P = out_vox(g);
   if (p.no_col) {
     for (int64_t n = 0; n < g->n; n++)
       for (int grp = 0; grp < g->groups; grp++)
@@ -254,27 +291,7 @@ static ps_status gemm_forward(const ps_conv_geom *g, const float *x, const float
                     y + (n * g->k + grp * kg) * P, (int)P);
     return PS_OK;
   }
-  const int64_t slabs = p.slabs, tasks = g->n * g->groups * slabs;
-  const int threads = slab_threads(tasks);
-  ps_conv_thread_bufs_init();
-  int failed = 0;
-#pragma omp parallel num_threads(threads) reduction(| : failed)
-  {
-    float *col = ps_conv_thread_buf(omp_get_thread_num(), (size_t)(R * p.n));
-    if (!col) failed = 1;
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t t = 0; t < tasks; t++) {
-      if (!col) continue;
-      const int64_t s = t % slabs, grp = (t / slabs) % g->groups, n = t / (slabs * g->groups);
-      const float *xg = x + (n * g->c + grp * cg) * in_vox(g), *wg = w + grp * kg * R;
-      float *yg = y + (n * g->k + grp * kg) * P;
-      const int64_t l0 = s * per, l1 = l0 + per < lines ? l0 + per : lines, nc = (l1 - l0) * OW;
-      ps_vol2col(g, xg, cg, l0, l1, col);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)kg, (int)nc, (int)R, 1.0f, wg, (int)R, col,
-                  (int)nc, beta, yg + l0 * OW, (int)P);
-    }
-  }
-  return failed ? ps_error(PS_ERR_NOMEM, "conv_gemm.c: cannot allocate the column buffers") : PS_OK;
+  return slab_gemms(g, false, x, w, y, beta == 0.0f);
 }
 
 ps_status ps_conv_fast_forward(const ps_conv_geom *g, const float *x, const float *w, const float *b, float *y,
@@ -330,38 +347,6 @@ static ps_status bwd_data_via_forward(const ps_conv_geom *g, const float *dy, co
   return st;
 }
 
-/* Kernel = stride without padding (the transposed convs' adjoint): every dx
- * voxel belongs to exactly one output voxel, so slabs of output lines write
- * disjoint parts of dx and run in one parallel region like gemm_forward (a
- * thread's GEMM into its own column buffer, then its col2vol), instead of a
- * serial slab loop around small 2-thread GEMMs. */
-static ps_status bwd_data_tiles(const ps_conv_geom *g, const float *dy, const float *w, float *dx, bool accumulate) {
-  const ps_conv_gemm_plan p = ps_conv_plan(g);
-  const int64_t cg = g->c / g->groups, kg = g->k / g->groups, R = p.k, P = out_vox(g), OW = g->out[2];
-  const int64_t lines = g->out[0] * g->out[1], per = p.n / OW, V = in_vox(g);
-  const int64_t slabs = p.slabs, tasks = g->n * g->groups * slabs;
-  const int threads = slab_threads(tasks);
-  ps_conv_thread_bufs_init();
-  int failed = 0;
-#pragma omp parallel num_threads(threads) reduction(| : failed)
-  {
-    float *col = ps_conv_thread_buf(omp_get_thread_num(), (size_t)(R * p.n));
-    if (!col) failed = 1;
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t t = 0; t < tasks; t++) {
-      if (!col) continue;
-      const int64_t sl = t % slabs, grp = (t / slabs) % g->groups, n = t / (slabs * g->groups);
-      const float *dyg = dy + (n * g->k + grp * kg) * P, *wg = w + grp * kg * R;
-      float *dxg = dx + (n * g->c + grp * cg) * V;
-      const int64_t l0 = sl * per, l1 = l0 + per < lines ? l0 + per : lines, nc = (l1 - l0) * OW;
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)R, (int)nc, (int)kg, 1.0f, wg, (int)R,
-                  dyg + l0 * OW, (int)P, 0.0f, col, (int)nc);
-      ps_col2vol(g, col, cg, l0, l1, dxg, !accumulate);
-    }
-  }
-  return failed ? ps_error(PS_ERR_NOMEM, "conv_gemm.c: cannot allocate the column buffers") : PS_OK;
-}
-
 ps_status ps_conv_fast_backward_data(const ps_conv_geom *g, const float *dy, const float *w, float *dx,
                                      bool accumulate) {
   if (ps_conv_use_winograd(g, 1)) return ps_conv_wino_backward_data(g, dy, w, dx, accumulate);
@@ -370,7 +355,9 @@ ps_status ps_conv_fast_backward_data(const ps_conv_geom *g, const float *dy, con
   const int64_t cg = g->c / g->groups, kg = g->k / g->groups, R = p.k, P = out_vox(g), OW = g->out[2];
   const int64_t lines = g->out[0] * g->out[1], per = p.n / OW, V = in_vox(g);
   if (!p.no_col && ps_conv_bwd_data_as_conv(g)) return bwd_data_via_forward(g, dy, w, dx, accumulate);
-  if (!p.no_col && ps_conv_tiles(g)) return bwd_data_tiles(g, dy, w, dx, accumulate);
+  /* kernel = stride (the transposed convs' adjoint): slab-parallel, not a serial
+   * slab loop around small 2-thread GEMMs */
+  if (!p.no_col && ps_conv_tiles(g)) return slab_gemms(g, true, dy, w, dx, !accumulate);
   const bool assign = !accumulate && ps_conv_tiles(g);
   float *col = p.no_col ? NULL : scratch((size_t)(R * p.n));
   if (!p.no_col && !col) return PS_ERR_NOMEM;
