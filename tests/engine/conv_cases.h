@@ -56,6 +56,8 @@ static const conv_case conv_cases[] = {
     /* rows of >= 16 voxels: vol2col.c's AVX-512 stride-2 gather and interleave, fresh and accumulating */
     {"T k2s2 rows >= 16",   1, 2, 2,   2, 2, 19, K3(2),      K3(2),  K3(0),  K3(1),  K3(0), 1, 1, 1},
     {"k2s2 rows >= 16",     1, 2, 3,   2, 4, 38, K3(2),      K3(2),  K3(0),  K3(1),  K3(0), 1, 1, 0},
+    /* output rows of 32 (a multiple of 16 floats): col2vol's streamed stores */
+    {"T k2s2 rows of 32",   2, 2, 3,   2, 3, 16, K3(2),      K3(2),  K3(0),  K3(1),  K3(0), 1, 1, 1},
 };
 #define CONV_NCASES ((int)(sizeof conv_cases / sizeof conv_cases[0]))
 

@@ -64,6 +64,10 @@ ps_conv_geom ps_conv_bwd_data_geom(const ps_conv_geom *g);
 /* Cap of the column buffer in bytes (default 2 MiB, so a slab stays near L2/L3;
  * env PS_CONV_SCRATCH_MB). A single output line wider than the cap is still one slab. */
 void ps_conv_set_scratch_cap(size_t bytes);
+/* col2vol of a 2^3 stride-2 transposed conv writes with non-temporal stores
+ * when one sample's output has at least this many bytes (default 8 MiB, env
+ * PS_CONV_STREAM_MB; 0: whenever the rows are aligned). */
+void ps_conv_set_stream_min(size_t bytes);
 /* The column buffer is cached per calling thread and reused across calls;
  * this frees the calling thread's buffer (it is also freed at exit for the main thread). */
 void ps_conv_scratch_release(void);
