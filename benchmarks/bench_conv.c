@@ -4,6 +4,10 @@
  * (M, N, K) the conv issues, the same number of times, with the same threads.
  * Prints one JSON line: {"bench":"conv", ..., "results":[{shape, direction,
  * ms, gflops, sgemm_gflops, ratio}, ...]}. Times are the minimum over reps.
+ * A transposed conv whose backward fuses (ps_conv_convt_fusable) gets a fourth
+ * row, "backward_fused": data, weight and bias gradients in one call, against
+ * the two backward directions' SGEMM peers together (unfused_ms: the two rows'
+ * kernel times, without the bias gradient).
  * Usage: bench_conv [--threads N] [--reps N] [--scratch-kb N] [--only SUBSTRING] [--clock wall|cpu] [--wino-only] */
 #include "proxyseg/core.h"
 #include "backend/cpu/conv_kernels.h"
@@ -124,6 +128,7 @@ int main(int argc, char **argv) {
     float *w = rnd(g.k * g.c * kvol, &seed), *dw = rnd(g.k * g.c * kvol, &seed), *b = rnd(g.k, &seed);
     const double flops = 2.0 * g.n * g.k * g.c * kvol * P;
     ps_conv_gemm_plan pl = ps_conv_plan(&g);
+    double peer_ms[3] = {0}, kernel_ms[3] = {0};
     for (int dir = 0; dir < 3; dir++) {
       /* the op's direction -> the conv kernel it runs */
       int kdir = dir;
@@ -176,6 +181,8 @@ int main(int argc, char **argv) {
       ps_conv_set_algo(PS_CONV_ALGO_AUTO);
       const double gemm_gflops = 2.0 * m * nn * kk / (gms * 1e6), gflops = flops / (ms * 1e6);
       const double best = wino && wms < ms ? wms : ms;
+      peer_ms[dir] = gms * calls;
+      kernel_ms[dir] = ms;
       sum_conv_ms += ms;
       sum_best_ms += best;
       sum_sgemm_ms += flops / (gemm_gflops * 1e6);
@@ -191,6 +198,26 @@ int main(int argc, char **argv) {
       fflush(stdout);
       first = false;
       free(A); free(B); free(C);
+    }
+    if (s->transposed && ps_conv_convt_fusable(&g) && !wino_only) {
+      /* x: the big tensor (the transposed conv's dy), y: its input, dy: its dx */
+      float *db = rnd(g.c, &seed);
+      double fms = 1e30;
+      for (int r = 0; r <= reps; r++) { /* r = 0: warm-up */
+        double t0 = now();
+        if (ps_conv_fast_convt_backward(&g, x, y, w, dy, false, dw, false, db, false) != PS_OK) {
+          fprintf(stderr, "bench_conv: %s\n", ps_last_error());
+          return 1;
+        }
+        double t1 = now();
+        if (r > 0 && (t1 - t0) * 1e3 < fms) fms = (t1 - t0) * 1e3;
+      }
+      const double peer = peer_ms[BWD_DATA] + peer_ms[BWD_WEIGHT];
+      printf(",{\"shape\":\"%s\",\"direction\":\"backward_fused\",\"ms\":%.3f,\"sgemm_ms\":%.3f,\"ratio\":%.3f,"
+             "\"unfused_ms\":%.3f}",
+             s->name, fms, peer, peer / fms, kernel_ms[BWD_DATA] + kernel_ms[BWD_WEIGHT]);
+      fflush(stdout);
+      free(db);
     }
     free(x); free(dx); free(y); free(dy); free(w); free(dw); free(b);
   }

@@ -130,6 +130,13 @@ struct ps_backend {
   /* dw [k, c/groups, ks] (+)= sum over n, out of dy (x) x */
   ps_status (*conv_backward_weight)(ps_backend *be, const ps_conv_geom *g, const float *x, const float *dy, float *dw,
                                     bool acc);
+  /* Optional (NULL: the op runs bias_grad, conv_backward_weight and conv_forward):
+   * a transposed conv's whole backward, g its adjoint conv (dy [n, c, in] is the
+   * transposed conv's output gradient, x [n, k, out] its input): dx (+)= conv(dy, w),
+   * dw (+)= conv_backward_weight(dy, x), db [c] (+)= sum of dy; any of dx, dw, db
+   * may be NULL. Lets a backend read dy, the big tensor, once. */
+  ps_status (*convt_backward)(ps_backend *be, const ps_conv_geom *g, const float *dy, const float *x, const float *w,
+                              float *dx, bool dx_acc, float *dw, bool dw_acc, float *db, bool db_acc);
   /* y [N, K, S] += b [K] (bias of a transposed conv) */
   ps_status (*bias_add)(ps_backend *be, int64_t N, int64_t K, int64_t S, const float *b, float *y);
   /* db [K] (+)= sum over N, S of dy [N, K, S] */

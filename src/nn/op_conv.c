@@ -159,15 +159,16 @@ static ps_status convt_backward(ps_tape *t, ps_node *nd) {
   ps_backend *be = ps_tape_backend(t);
   ps_tensor *x = nd->in[0], *w = nd->in[1], *b = c->has_bias ? nd->in[2] : NULL;
   const ps_conv_geom *g = &c->g;
-  const float *dy = nd->out->grad;                     /* [N, Cout, D', H', W'] = the adjoint conv's input */
-  float *gr;
-  bool fresh;
-  PS_TRY(ps_op_grad(t, b, &gr, &fresh));               /* [Cout]: sums over the adjoint conv's input */
-  if (gr) PS_TRY(be->bias_grad(be, g->n, g->c, g->in[0] * g->in[1] * g->in[2], dy, gr, !fresh));
-  PS_TRY(ps_op_grad(t, w, &gr, &fresh));               /* [Cin, Cout/g, kd, kh, kw] */
-  if (gr) PS_TRY(be->conv_backward_weight(be, g, dy, x->data, gr, !fresh));
-  PS_TRY(ps_op_grad(t, x, &gr, &fresh));               /* [N, Cin, D, H, W] */
-  if (gr) PS_TRY(be->conv_forward(be, g, dy, w->data, NULL, gr, !fresh));
+  const float *dy = nd->out->grad; /* [N, Cout, D', H', W'] = the adjoint conv's input */
+  float *gb, *gw, *gx;             /* [Cout]: sums over dy; [Cin, Cout/g, kd, kh, kw]; [N, Cin, D, H, W] */
+  bool fb, fw, fx;
+  PS_TRY(ps_op_grad(t, b, &gb, &fb));
+  PS_TRY(ps_op_grad(t, w, &gw, &fw));
+  PS_TRY(ps_op_grad(t, x, &gx, &fx));
+  if (be->convt_backward) return be->convt_backward(be, g, dy, x->data, w->data, gx, !fx, gw, !fw, gb, !fb);
+  if (gb) PS_TRY(be->bias_grad(be, g->n, g->c, g->in[0] * g->in[1] * g->in[2], dy, gb, !fb));
+  if (gw) PS_TRY(be->conv_backward_weight(be, g, dy, x->data, gw, !fw));
+  if (gx) PS_TRY(be->conv_forward(be, g, dy, w->data, NULL, gx, !fx));
   return PS_OK;
 }
 

@@ -86,7 +86,7 @@ static void check_case(const conv_case *c, ps_rng *rng) {
     for (int cap = 0; cap < 2 && ok; cap++) {
       g_be = ps_backend_get("cpu");
       ps_conv_set_scratch_cap(cap ? 4096 : (size_t)2 << 20); /* 4 KiB: one line per slab */
-      ps_conv_set_stream_min(cap ? 0 : (size_t)8 << 20);     /* 0: stream whatever is aligned */
+      ps_conv_set_stream_min(cap ? 0 : (size_t)2 << 20);     /* 0: stream whatever is aligned */
       run_out fast = {0};
       bool okf = run_case(c, x, w, b, seed, rng, acc, &fast);
       CHECK(okf, "%s: fast run failed: %s", c->name, ps_last_error());
@@ -105,7 +105,7 @@ static void check_case(const conv_case *c, ps_rng *rng) {
     run_free(&ref);
   }
   ps_conv_set_scratch_cap((size_t)2 << 20);
-  ps_conv_set_stream_min((size_t)8 << 20);
+  ps_conv_set_stream_min((size_t)2 << 20);
   /* finite differences (on cpu-ref, gradcheck.h; the op is linear in each leaf,
    * so a large step is exact up to rounding) */
   ps_tensor *lv[3] = {x, w, b};

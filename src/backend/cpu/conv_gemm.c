@@ -4,6 +4,7 @@
  * only level). 1x1x1 stride-1 convs multiply the volume directly; depthwise
  * convs use a direct kernel. Also the reference/fast dispatch. */
 #include "backend/cpu/conv_kernels.h"
+#include "backend/cpu/cpu_internal.h"
 #include <cblas.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -381,6 +382,16 @@ ps_status ps_conv_fast_backward_data(const ps_conv_geom *g, const float *dy, con
   return PS_OK;
 }
 
+/* dst[i] (=, or += when acc) the sum over threads of part[th * stride + i], i < n,
+ * in thread order (so the result depends only on the thread count) */
+static void add_parts(const float *part, int threads, int64_t stride, int64_t n, float *dst, bool acc) {
+  for (int64_t i = 0; i < n; i++) {
+    float sum = acc ? dst[i] : 0.0f;
+    for (int th = 0; th < threads; th++) sum += part[th * stride + i];
+    dst[i] = sum;
+  }
+}
+
 ps_status ps_conv_fast_backward_weight(const ps_conv_geom *g, const float *x, const float *dy, float *dw,
                                        bool accumulate) {
   if (ps_conv_use_winograd(g, 2)) return ps_conv_wino_backward_weight(g, x, dy, dw, accumulate);
@@ -431,14 +442,60 @@ ps_status ps_conv_fast_backward_weight(const ps_conv_geom *g, const float *x, co
                   col, (int)nc, 1.0f, mine + grp * kg * R, (int)R);
     }
   }
-  if (!failed)
-    for (int64_t i = 0; i < wn; i++) {
-      float sum = accumulate ? dw[i] : 0.0f;
-      for (int th = 0; th < threads; th++) sum += part[th * wn + i];
-      dw[i] = sum;
-    }
+  if (!failed) add_parts(part, threads, wn, wn, dw, accumulate);
   free(part);
   return failed ? ps_error(PS_ERR_NOMEM, "conv_gemm.c: cannot allocate the column buffers") : PS_OK;
+}
+
+/* The transposed conv's backward (g its adjoint conv, a fusable geometry: dy is
+ * the adjoint conv's input, x its output). Per slab, ONE vol2col of dy feeds
+ * dx = conv(dy, w), dw += x (x) col and db += col's row sums (each dy voxel is
+ * in exactly one column entry): one pass over dy, the big tensor, instead of
+ * three (bias_grad, backward_weight's and the forward's vol2col). Partial dw and
+ * db per thread, added in thread order as in backward_weight. */
+ps_status ps_conv_fast_convt_backward(const ps_conv_geom *g, const float *dy, const float *x, const float *w,
+                                      float *dx, bool dx_acc, float *dw, bool dw_acc, float *db, bool db_acc) {
+  if (!ps_conv_convt_fusable(g) || !dx || !dw)
+    return ps_error(PS_ERR_INVALID, "conv_gemm.c: fused transposed-conv backward on a geometry it cannot fuse");
+  const ps_conv_gemm_plan p = ps_conv_plan(g);
+  const int64_t cg = g->c / g->groups, kg = g->k / g->groups, R = p.k, P = out_vox(g), V = in_vox(g);
+  const int64_t OW = g->out[2], lines = g->out[0] * g->out[1], per = p.n / OW, kvol = kvol_of(g);
+  const int64_t slabs = p.slabs, tasks = g->n * g->groups * slabs, wn = g->k * R, stride = wn + g->c;
+  const int threads = slab_threads(tasks);
+  float *part = calloc((size_t)(threads * stride), sizeof(float)); /* [thread][dw, db] */
+  if (!part) return ps_error(PS_ERR_NOMEM, "conv_gemm.c: out of memory");
+  ps_conv_thread_bufs_init();
+  int failed = 0;
+#pragma omp parallel num_threads(threads) reduction(| : failed)
+  {
+    const int tid = omp_get_thread_num();
+    float *col = ps_conv_thread_buf(tid, (size_t)(R * p.n)), *mine = part + tid * stride;
+    if (!col) failed = 1;
+#pragma omp for schedule(static)
+    for (int64_t t = 0; t < tasks; t++) {
+      if (!col) continue;
+      const int64_t s = t % slabs, n = (t / slabs) % g->n, grp = t / (slabs * g->n);
+      const int64_t l0 = s * per, l1 = l0 + per < lines ? l0 + per : lines, nc = (l1 - l0) * OW;
+      const int64_t small = (n * g->k + grp * kg) * P + l0 * OW;
+      ps_vol2col(g, dy + (n * g->c + grp * cg) * V, cg, l0, l1, col);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)kg, (int)nc, (int)R, 1.0f, w + grp * kg * R,
+                  (int)R, col, (int)nc, dx_acc ? 1.0f : 0.0f, dx + small, (int)P);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)kg, (int)R, (int)nc, 1.0f, x + small, (int)P, col,
+                  (int)nc, 1.0f, mine + grp * kg * R, (int)R);
+      if (db)
+        for (int64_t r = 0; r < R; r++) mine[wn + grp * cg + r / kvol] += (float)ps_sum_f32(col + r * nc, nc);
+    }
+  }
+  if (!failed) {
+    add_parts(part, threads, stride, wn, dw, dw_acc);
+    if (db) add_parts(part + wn, threads, stride, g->c, db, db_acc);
+  }
+  free(part);
+  return failed ? ps_error(PS_ERR_NOMEM, "conv_gemm.c: cannot allocate the column buffers") : PS_OK;
+}
+
+bool ps_conv_convt_fusable(const ps_conv_geom *g) {
+  return ps_conv_tiles(g) && !ps_conv_plan(g).no_col && !ps_conv_use_winograd(g, 0);
 }
 
 void ps_conv_fast_backward_bias(const ps_conv_geom *g, const float *dy, float *db, bool accumulate) {

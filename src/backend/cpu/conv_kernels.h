@@ -42,6 +42,13 @@ ps_status ps_conv_fast_forward(const ps_conv_geom *g, const float *x, const floa
 ps_status ps_conv_fast_backward_data(const ps_conv_geom *g, const float *dy, const float *w, float *dx, bool accumulate);
 ps_status ps_conv_fast_backward_weight(const ps_conv_geom *g, const float *x, const float *dy, float *dw, bool accumulate);
 void ps_conv_fast_backward_bias(const ps_conv_geom *g, const float *dy, float *db, bool accumulate);
+/* A transposed conv's whole backward in one pass over dy (the big tensor) when
+ * ps_conv_convt_fusable(g) (g: its adjoint conv; a 2^3 stride-2 "tiles" conv):
+ * dx [n, k, out] (+)= conv(dy, w), dw (+)= backward_weight(dy, x), and, when db is
+ * not NULL, db [c] (+)= sum of dy. dx and dw are required. */
+bool ps_conv_convt_fusable(const ps_conv_geom *g);
+ps_status ps_conv_fast_convt_backward(const ps_conv_geom *g, const float *dy, const float *x, const float *w,
+                                      float *dx, bool dx_acc, float *dw, bool dw_acc, float *db, bool db_acc);
 
 /* The GEMM the fast path issues, for benchmarks: per sample and group, `calls`
  * sgemm calls of (m, n, k) for the full slabs (the last slab may be narrower;
@@ -65,7 +72,7 @@ ps_conv_geom ps_conv_bwd_data_geom(const ps_conv_geom *g);
  * env PS_CONV_SCRATCH_MB). A single output line wider than the cap is still one slab. */
 void ps_conv_set_scratch_cap(size_t bytes);
 /* col2vol of a 2^3 stride-2 transposed conv writes with non-temporal stores
- * when one sample's output has at least this many bytes (default 8 MiB, env
+ * when one sample's output has at least this many bytes (default 2 MiB, env
  * PS_CONV_STREAM_MB; 0: whenever the rows are aligned). */
 void ps_conv_set_stream_min(size_t bytes);
 /* The column buffer is cached per calling thread and reused across calls;

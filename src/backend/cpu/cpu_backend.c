@@ -50,6 +50,19 @@ static ps_status c_bias_grad(ps_backend *be, int64_t N, int64_t K, int64_t S, co
   }
   return PS_OK;
 }
+/* the transposed conv's backward: fused (one pass over dy) where the geometry
+ * and the wanted gradients allow, else the three kernels */
+static ps_status c_convt_backward(ps_backend *be, const ps_conv_geom *g, const float *dy, const float *x,
+                                  const float *w, float *dx, bool dx_acc, float *dw, bool dw_acc, float *db,
+                                  bool db_acc) {
+  if (dx && dw && ps_conv_convt_fusable(g))
+    return ps_conv_fast_convt_backward(g, dy, x, w, dx, dx_acc, dw, dw_acc, db, db_acc);
+  ps_status st = PS_OK;
+  if (db) st = c_bias_grad(be, g->n, g->c, g->in[0] * g->in[1] * g->in[2], dy, db, db_acc);
+  if (st == PS_OK && dw) st = ps_conv_fast_backward_weight(g, dy, x, dw, dw_acc);
+  if (st == PS_OK && dx) st = ps_conv_fast_forward(g, dy, w, NULL, dx, dx_acc);
+  return st;
+}
 
 /* ---- GEMM ---- */
 static ps_status c_sgemm(ps_backend *be, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
@@ -332,6 +345,7 @@ static void cpu_init(void) {
   b->conv_backward_weight = c_conv_backward_weight;
   b->bias_add = c_bias_add;
   b->bias_grad = c_bias_grad;
+  b->convt_backward = c_convt_backward;
   b->sgemm = c_sgemm;
   b->add = c_add;
   b->mul = c_mul;

@@ -182,8 +182,10 @@ void ps_vol2col(const ps_conv_geom *g, const float *x, int64_t cg, int64_t l0, i
 }
 
 /* col2vol streams its stores when one sample's output is at least this big
- * (default 8 MiB, env PS_CONV_STREAM_MB): a smaller one may still be in cache
- * when the next op reads it. */
+ * (default 2 MiB, one core's L2; env PS_CONV_STREAM_MB). A smaller one may
+ * still be in L2 when the next op reads it; from 2 MiB up, streaming then
+ * reading back cost 0.69-0.76 of storing then reading back (measured on the
+ * AVX-512 Xeon VM of benchmarks/README.md, 2-32 MiB, other data touched between). */
 static int64_t g_stream_min = -1;
 
 void ps_conv_set_stream_min(size_t bytes) { g_stream_min = (int64_t)bytes; }
@@ -192,7 +194,7 @@ static int64_t stream_min_bytes(void) {
   if (g_stream_min < 0) {
     const char *e = getenv("PS_CONV_STREAM_MB");
     long mb = e ? strtol(e, NULL, 10) : -1;
-    g_stream_min = mb >= 0 ? (int64_t)mb << 20 : (int64_t)8 << 20;
+    g_stream_min = mb >= 0 ? (int64_t)mb << 20 : (int64_t)2 << 20;
   }
   return g_stream_min;
 }
