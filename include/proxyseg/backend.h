@@ -49,6 +49,10 @@ typedef struct {
   int64_t out[3];       /* D, H, W of y */
   int ks[3], stride[3], pad[3], dil[3];
   int groups;
+  /* Floats between two samples of x (and dx), 0: c * in voxels (dense). Set, x
+   * is a channel block of a bigger tensor (the decoder's concat); a backend
+   * that cannot honour it says so in supports(). */
+  int64_t x_nstride;
 } ps_conv_geom;
 
 /* Output size of a conv along one axis (may be <= 0 for an impossible shape). */

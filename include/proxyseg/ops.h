@@ -28,6 +28,11 @@ ps_conv_params ps_conv_params_default(void);
 ps_tensor *ps_conv3d(ps_tape *t, ps_tensor *x, ps_tensor *w, ps_tensor *b, const ps_conv_params *p);
 /* x [N, Cin, D, H, W], w [Cin, Cout/groups, kd, kh, kw] (PyTorch's ConvTranspose3d), b [Cout] or NULL */
 ps_tensor *ps_conv_transpose3d(ps_tape *t, ps_tensor *x, ps_tensor *w, ps_tensor *b, const ps_conv_params *p);
+/* concat([conv_transpose3d(x, w, b, p), skip]) along dim 1 in one op (the U-Net
+ * decoder): the same values and gradients, without the upsampled tensor on its
+ * own. skip [N, Cs, D', H', W'] matches the transposed conv's output outside dim 1. */
+ps_tensor *ps_conv_transpose3d_cat(ps_tape *t, ps_tensor *x, ps_tensor *w, ps_tensor *b, const ps_conv_params *p,
+                                   ps_tensor *skip);
 
 /* ---- normalisation ---- */
 /* Per (n, c) over D*H*W; gamma/beta [C] or NULL (no affine). */

@@ -182,19 +182,19 @@ static ps_status unet_forward(void *impl, ps_tape *t, ps_tensor *x, bool trainin
   ps_tensor *dec_out[PS_NET_MAX_STAGES] = {0};
   dec_out[S - 1] = h;
   for (int k = S - 2; k >= 0; k--) {
-    ps_tensor *up;
     if (a->up == PS_UP_TRANSPOSED) {
       ps_conv_params cp = ps_conv_params_default();
       for (int d = 0; d < 3; d++) cp.stride[d] = a->stride[k + 1][d];
-      up = ps_conv_transpose3d(t, h, n->up_w[k], n->up_b[k], &cp);
+      h = ps_conv_transpose3d_cat(t, h, n->up_w[k], n->up_b[k], &cp, skips[k]); /* up, then concat */
+      if (!h) return ps_error_prefix(PS_ERR_RUNTIME, "network dec%d up: ", k);
     } else {
       ps_conv_params cp = ps_conv_params_default();
-      up = ps_upsample3d(t, h, skips[k]->shape + 2, PS_UPSAMPLE_TRILINEAR);
+      ps_tensor *up = ps_upsample3d(t, h, skips[k]->shape + 2, PS_UPSAMPLE_TRILINEAR);
       if (up) up = ps_conv3d(t, up, n->up_w[k], n->up_b[k], &cp);
+      if (!up) return ps_error_prefix(PS_ERR_RUNTIME, "network dec%d up: ", k);
+      ps_tensor *cat[2] = {up, skips[k]};
+      h = ps_concat(t, 2, cat);
     }
-    if (!up) return ps_error_prefix(PS_ERR_RUNTIME, "network dec%d up: ", k);
-    ps_tensor *cat[2] = {up, skips[k]};
-    h = ps_concat(t, 2, cat);
     if (h) h = run_block(n, t, &n->dec[k], h, training);
     if (!h) return ps_error_prefix(PS_ERR_RUNTIME, "network dec%d: ", k);
     dec_out[k] = h;

@@ -191,3 +191,100 @@ ps_tensor *ps_conv_transpose3d(ps_tape *t, ps_tensor *x, ps_tensor *w, ps_tensor
   if (record(t, "conv_transpose3d", PS_OPK_CONV_TRANSPOSED, convt_backward, y, x, w, b, &g)) return NULL;
   return y;
 }
+
+/* ---- conv_transpose3d then concat with skip along dim 1 (the U-Net decoder's
+ * upsampling): the transposed conv writes straight into its channels of the
+ * concatenated tensor and its backward reads its gradient there, so the
+ * upsampled tensor is neither copied nor stored (nor its gradient). A sample's
+ * channel block is contiguous, two samples' blocks are ct * voxels apart: one
+ * kernel call with that sample stride (x_nstride of the adjoint geometry) where
+ * the backend supports it, else one call per sample. ---- */
+typedef struct {
+  ps_conv_geom g;  /* the adjoint conv: all samples, strided; or one sample (per_sample) */
+  int64_t n, ct;   /* samples; channels of the concatenated tensor */
+  bool has_bias, per_sample;
+} convt_cat_ctx;
+
+static ps_status convt_cat_backward(ps_tape *t, ps_node *nd) {
+  const convt_cat_ctx *c = nd->ctx;
+  ps_backend *be = ps_tape_backend(t);
+  ps_tensor *x = nd->in[0], *w = nd->in[1], *skip = nd->in[2], *b = c->has_bias ? nd->in[3] : NULL;
+  const ps_conv_geom *g = &c->g;
+  const int64_t V = g->in[0] * g->in[1] * g->in[2], P = g->out[0] * g->out[1] * g->out[2];
+  const float *dy = nd->out->grad; /* [N, ct, D', H', W']: channels [0, g->c) are the transposed conv's */
+  float *gs, *gb, *gw, *gx;
+  bool fs, fb, fw, fx;
+  PS_TRY(ps_op_grad(t, skip, &gs, &fs));
+  if (gs)
+    PS_TRY(be->copy_channels(be, c->n, V, dy, c->ct, g->c, gs, skip->shape[1], 0, skip->shape[1], !fs));
+  PS_TRY(ps_op_grad(t, b, &gb, &fb));
+  PS_TRY(ps_op_grad(t, w, &gw, &fw));
+  PS_TRY(ps_op_grad(t, x, &gx, &fx));
+  if (!c->per_sample) /* backends with x_nstride have convt_backward (cpu) */
+    return be->convt_backward(be, g, dy, x->data, w->data, gx, !fx, gw, !fw, gb, !fb);
+  for (int64_t n = 0; n < c->n; n++) {
+    /* the weight and bias gradients sum over samples: only sample 0 may overwrite */
+    const float *dyn = dy + n * c->ct * V, *xn = x->data + n * g->k * P;
+    float *gxn = gx ? gx + n * g->k * P : NULL;
+    const bool aw = !fw || n > 0, ab = !fb || n > 0;
+    if (be->convt_backward) {
+      PS_TRY(be->convt_backward(be, g, dyn, xn, w->data, gxn, !fx, gw, aw, gb, ab));
+      continue;
+    }
+    if (gb) PS_TRY(be->bias_grad(be, 1, g->c, V, dyn, gb, ab));
+    if (gw) PS_TRY(be->conv_backward_weight(be, g, dyn, xn, gw, aw));
+    if (gxn) PS_TRY(be->conv_forward(be, g, dyn, w->data, NULL, gxn, !fx));
+  }
+  return PS_OK;
+}
+
+ps_tensor *ps_conv_transpose3d_cat(ps_tape *t, ps_tensor *x, ps_tensor *w, ps_tensor *b, const ps_conv_params *p,
+                                   ps_tensor *skip) {
+  ps_conv_params def = ps_conv_params_default();
+  ps_conv_geom g;
+  if (!make_geom("conv_transpose3d_cat", x, w, b, p ? p : &def, true, &g)) return NULL;
+  if (!ps_op_check_tensor("conv_transpose3d_cat", "skip", skip)) return NULL;
+  char sk[96], sx[96];
+  if (skip->ndim != 5 || skip->shape[0] != g.n || skip->shape[2] != g.in[0] || skip->shape[3] != g.in[1] ||
+      skip->shape[4] != g.in[2]) {
+    ps_error(PS_ERR_INVALID, "op_conv.c: conv_transpose3d_cat: skip %s does not match the upsampled [%lld, %lld, %lld, %lld, %lld] of %s outside dim 1",
+             ps_shape_str(skip, sk, sizeof sk), (long long)g.n, (long long)g.c, (long long)g.in[0],
+             (long long)g.in[1], (long long)g.in[2], ps_shape_str(x, sx, sizeof sx));
+    return NULL;
+  }
+  const int64_t N = g.n, ct = g.c + skip->shape[1], V = g.in[0] * g.in[1] * g.in[2];
+  const int64_t P = g.out[0] * g.out[1] * g.out[2];
+  ps_backend *be = ps_tape_backend(t);
+  g.x_nstride = ct * V;
+  const bool per_sample = !be->convt_backward || !be->supports(be, PS_OPK_CONV_TRANSPOSED, &g);
+  if (per_sample) {
+    g.x_nstride = 0;
+    g.n = 1;
+  }
+  if (!be->supports(be, PS_OPK_CONV_TRANSPOSED, &g)) {
+    ps_error(PS_ERR_UNSUPPORTED, "conv_transpose3d_cat: backend %s does not support this geometry", be->name);
+    return NULL;
+  }
+  const int64_t shape[5] = {N, ct, g.in[0], g.in[1], g.in[2]};
+  ps_tensor *y = ps_tape_tensor(t, 5, shape);
+  if (!y) return NULL;
+  PS_PROF_BEGIN(t);
+  for (int64_t n = 0; n < (per_sample ? N : 1); n++)
+    PS_TRY_NULL(be->conv_backward_data(be, &g, x->data + n * g.k * P, w->data, y->data + n * ct * V, false));
+  for (int64_t n = 0; b && n < N; n++) PS_TRY_NULL(be->bias_add(be, 1, g.c, V, b->data, y->data + n * ct * V));
+  PS_TRY_NULL(be->copy_channels(be, N, V, skip->data, skip->shape[1], 0, y->data, ct, g.c, skip->shape[1], false));
+  PS_PROF_END(t, PS_OPK_CONV_TRANSPOSED);
+  ps_tensor *in[4] = {x, w, skip, b};
+  const int nin = b ? 4 : 3;
+  convt_cat_ctx *c = NULL;
+  if (ps_tape_needs_grad(t, nin, in)) {
+    if (!(c = ps_tape_alloc(t, sizeof *c))) return NULL;
+    c->g = g;
+    c->n = N;
+    c->ct = ct;
+    c->has_bias = b != NULL;
+    c->per_sample = per_sample;
+  }
+  PS_OP_RECORD(t, "conv_transpose3d_cat", PS_OPK_CONV_TRANSPOSED, convt_cat_backward, y, nin, in, c);
+  return y;
+}

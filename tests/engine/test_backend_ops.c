@@ -190,6 +190,10 @@ static ps_tensor *b_up(ps_tape *t, ps_tensor **lv, const op_case *c) {
   return ps_upsample3d(t, lv[0], c->up, c->tri ? PS_UPSAMPLE_TRILINEAR : PS_UPSAMPLE_NEAREST);
 }
 static ps_tensor *b_concat(ps_tape *t, ps_tensor **lv, const op_case *c) { return ps_concat(t, c->n, lv); }
+/* leaves x, w, skip[, b] */
+static ps_tensor *b_convt_cat(ps_tape *t, ps_tensor **lv, const op_case *c) {
+  return ps_conv_transpose3d_cat(t, lv[0], lv[1], c->bias ? lv[3] : NULL, &c->cp, lv[2]);
+}
 static ps_tensor *b_slice(ps_tape *t, ps_tensor **lv, const op_case *c) {
   (void)c;
   return ps_slice(t, lv[0], 2, 3);
@@ -272,6 +276,16 @@ static void make_cases(void) {
   /* rows of >= 16 voxels: the AVX-512 stride-2 gather and interleave of vol2col.c */
   add(conv_case("convT 2^3 stride 2 3->2 17^3 (vector rows)", 1, 3, 2, 17, 2, 2, 0, 1, 1, true, true));
   add(conv_case("conv 2^3 stride 2 2->3 34^3 (vector rows)", 2, 2, 3, 34, 2, 2, 0, 1, 1, false, true));
+  /* the decoder's transposed conv written straight into the concat (per-sample blocks) */
+  for (int bias = 0; bias < 2; bias++) {
+    op_case c = conv_case(bias ? "convT+concat 16->8, skip 8, 16^3 bias" : "convT+concat 6->3, skip 2 (no grad), 10^3",
+                          2, bias ? 16 : 6, bias ? 8 : 3, bias ? 8 : 5, 2, 2, 0, 1, 1, true, bias);
+    c.build = b_convt_cat;
+    c.n = bias ? 4 : 3;
+    if (bias) c.l[3] = c.l[2]; /* the bias after the skip */
+    c.l[2] = (leaf_spec)L5(2, bias ? 8 : 2, bias ? 16 : 10, bias ? 16 : 10, bias ? 16 : 10, bias);
+    add(c);
+  }
   {
     op_case c = conv_case("convT 3^3 stride 2 outpad 1", 1, 4, 3, 4, 3, 2, 1, 1, 1, true, true);
     for (int i = 0; i < 3; i++) c.cp.output_padding[i] = 1;

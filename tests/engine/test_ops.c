@@ -1,4 +1,4 @@
-/* Non-convolution ops: every forward + backward against central finite
+/* Non-convolution ops (and the decoder's fused transposed conv + concat): every forward + backward against central finite
  * differences (gradcheck.h) over several shapes and parameters, hand-computed
  * values for a few (softmax of a constant, max pool picks the max, nearest
  * upsample copies), and shape errors that must return NULL with a message. */
@@ -9,7 +9,7 @@
 typedef enum {
   OP_LINEAR, OP_LINEAR_NB, OP_MATMUL, OP_RELU, OP_LEAKY, OP_SIGMOID, OP_TANH, OP_ADD, OP_MUL, OP_MUL_SELF,
   OP_SCALE, OP_SLICE, OP_CONCAT, OP_WSUM, OP_SOFTMAX, OP_IN, OP_BN_TRAIN, OP_BN_EVAL, OP_MAXPOOL, OP_AVGPOOL,
-  OP_UPSAMPLE, OP_CHAIN
+  OP_UPSAMPLE, OP_CHAIN, OP_CONVT_CAT
 } op_id;
 
 typedef struct {
@@ -57,6 +57,11 @@ static ps_tensor *build(ps_tape *t, ps_tensor **leaves, void *ud) {
   case OP_MAXPOOL: return ps_max_pool3d(t, L[0], &s->pool);
   case OP_AVGPOOL: return ps_avg_pool3d(t, L[0], &s->pool);
   case OP_UPSAMPLE: return ps_upsample3d(t, L[0], s->out, s->mode);
+  case OP_CONVT_CAT: { /* leaves x, w, skip, b; 2^3 stride 2 */
+    ps_conv_params cp = ps_conv_params_default();
+    for (int d = 0; d < 3; d++) cp.stride[d] = 2;
+    return ps_conv_transpose3d_cat(t, L[0], L[1], s->nleaves > 3 ? L[3] : NULL, &cp, L[2]);
+  }
   case OP_CHAIN: { /* an LSTM-like gate: the grad of x flows through four uses */
     ps_tensor *h = ps_linear(t, L[0], L[1], L[2]);
     ps_tensor *i = ps_sigmoid(t, ps_slice(t, h, 0, 2)), *g = ps_tanh(t, ps_slice(t, h, 2, 2));
@@ -309,6 +314,78 @@ static void test_upsample(void) {
 }
 
 /* no-grad mode records nothing and still computes */
+/* ps_conv_transpose3d_cat against concat(conv_transpose3d, skip): the same
+ * values and gradients (batch 2: each sample's channel block sits at its own
+ * offset), finite differences, and a skip that does not fit. */
+static ps_tensor *convt_then_concat(ps_tape *t, ps_tensor **L, bool bias) {
+  ps_conv_params cp = ps_conv_params_default();
+  for (int d = 0; d < 3; d++) cp.stride[d] = 2;
+  ps_tensor *cat[2] = {ps_conv_transpose3d(t, L[0], L[1], bias ? L[3] : NULL, &cp), L[2]};
+  return cat[0] ? ps_concat(t, 2, cat) : NULL;
+}
+
+static void test_convt_cat(void) {
+  const int64_t sh[4][5] = {{2, 3, 2, 3, 2}, {3, 2, 2, 2, 2}, {2, 4, 4, 6, 4}, {2}};
+  for (int bias = 0; bias < 2; bias++) {
+    const int nl = bias ? 4 : 3;
+    ps_tensor *L[4];
+    for (int i = 0; i < nl; i++) L[i] = ps_gc_leaf(i == 3 ? 1 : 5, sh[i], true, rng);
+    L[2]->requires_grad = bias; /* a skip without gradient too */
+    float *got[5] = {0}, *want[5] = {0};
+    for (int run = 0; run < 2; run++) {
+      ps_tape *t = ps_tape_create();
+      ps_tensor *y;
+      if (run == 0) {
+        spec s = {.op = OP_CONVT_CAT, .nleaves = nl};
+        y = build(t, L, &s);
+      } else {
+        y = convt_then_concat(t, L, bias);
+      }
+      CHECK(y != NULL, "convt_cat run %d: %s", run, ps_last_error());
+      if (!y) { ps_tape_free(t); break; }
+      float **out = run == 0 ? got : want;
+      out[0] = malloc((size_t)y->numel * sizeof(float));
+      memcpy(out[0], y->data, (size_t)y->numel * sizeof(float));
+      float *seed = malloc((size_t)y->numel * sizeof(float));
+      for (int64_t k = 0; k < y->numel; k++) seed[k] = (float)((k * 37 % 19) - 9) / 9.0f;
+      CHECK(ps_tape_backward_seed(t, y, seed) == PS_OK, "convt_cat backward: %s", ps_last_error());
+      free(seed);
+      for (int i = 0; i < nl; i++)
+        if (L[i]->grad) { /* pool memory, handed back (cleared) by ps_tape_free */
+          out[1 + i] = malloc((size_t)L[i]->numel * sizeof(float));
+          memcpy(out[1 + i], L[i]->grad, (size_t)L[i]->numel * sizeof(float));
+        }
+      ps_tape_free(t);
+      for (int i = 0; i < nl; i++) L[i]->grad = NULL;
+    }
+    const int64_t ny = 2 * (2 + 4) * 4 * 6 * 4;
+    CHECK(got[0] && want[0] && ps_test_max_rel_err(got[0], want[0], (size_t)ny, 1e-3) < 1e-6,
+          "convt_cat (bias %d): forward differs from concat(conv_transpose3d)", bias);
+    for (int i = 0; i < nl; i++) {
+      CHECK((got[1 + i] != NULL) == (L[i]->requires_grad), "convt_cat (bias %d): leaf %d gradient presence", bias, i);
+      if (got[1 + i] && want[1 + i])
+        CHECK(ps_test_max_rel_err(got[1 + i], want[1 + i], (size_t)L[i]->numel, 1e-3) < 1e-5,
+              "convt_cat (bias %d): leaf %d gradient differs from concat(conv_transpose3d)", bias, i);
+    }
+    for (int i = 0; i < 5; i++) { free(got[i]); free(want[i]); }
+    for (int i = 0; i < nl; i++) ps_gc_leaf_free(L[i]);
+  }
+  spec s = {.op = OP_CONVT_CAT};
+  gc("conv_transpose3d_cat", &s, 4, (int[]){5, 5, 5, 1}, sh, 1e-2, 1e-2);
+  /* a skip that does not match the upsampled size */
+  ps_tape *t = ps_tape_create();
+  ps_tensor *x = ps_gc_leaf(5, sh[0], false, rng), *w = ps_gc_leaf(5, sh[1], false, rng);
+  ps_tensor *bad = ps_gc_leaf(5, (int64_t[]){2, 4, 4, 6, 5}, false, rng);
+  ps_conv_params cp = ps_conv_params_default();
+  for (int d = 0; d < 3; d++) cp.stride[d] = 2;
+  CHECK(ps_conv_transpose3d_cat(t, x, w, NULL, &cp, bad) == NULL && strstr(ps_last_error(), "skip"),
+        "convt_cat accepted a skip of the wrong size (%s)", ps_last_error());
+  ps_tape_free(t);
+  ps_gc_leaf_free(x);
+  ps_gc_leaf_free(w);
+  ps_gc_leaf_free(bad);
+}
+
 static void test_no_grad(void) {
   ps_tape *t = ps_tape_create();
   ps_tensor *x = ps_gc_leaf(5, (int64_t[]){1, 2, 2, 2, 2}, true, rng);
@@ -330,6 +407,7 @@ int main(void) {
   test_pool();
   test_upsample();
   test_no_grad();
+  test_convt_cat();
   ps_rng_free(rng);
   return ps_test_done("test_ops");
 }

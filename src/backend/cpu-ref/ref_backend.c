@@ -545,6 +545,8 @@ bool ps_ref_supports(ps_backend *be, ps_op_kind k, const void *params) {
     return g->act == PS_ACT_NONE || g->act == PS_ACT_RELU || (g->act == PS_ACT_LEAKY_RELU && g->slope > 0);
   }
   if (k == PS_OPK_LOSS && params) return ((const ps_loss_geom *)params)->C <= 256;
+  if ((k == PS_OPK_CONV || k == PS_OPK_CONV_TRANSPOSED) && params && ((const ps_conv_geom *)params)->x_nstride)
+    return false; /* dense samples only */
   return k >= 0 && k < PS_OPK_COUNT;
 }
 

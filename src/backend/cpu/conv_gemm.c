@@ -83,6 +83,12 @@ float *ps_conv_thread_buf(int tid, size_t elems) {
 static int64_t kvol_of(const ps_conv_geom *g) { return (int64_t)g->ks[0] * g->ks[1] * g->ks[2]; }
 static int64_t in_vox(const ps_conv_geom *g) { return g->in[0] * g->in[1] * g->in[2]; }
 static int64_t out_vox(const ps_conv_geom *g) { return g->out[0] * g->out[1] * g->out[2]; }
+/* floats between samples of x */
+static int64_t x_ns(const ps_conv_geom *g) { return g->x_nstride ? g->x_nstride : g->c * in_vox(g); }
+/* the slab paths of the 2^3 stride-2 convs honour x_nstride; every other path reads dense samples */
+static ps_status strided_refused(void) {
+  return ps_error(PS_ERR_UNSUPPORTED, "conv_gemm.c: strided samples (x_nstride) need a 2^3 stride-2 conv, one group");
+}
 
 bool ps_conv_tiles(const ps_conv_geom *g) {
   for (int i = 0; i < 3; i++)
@@ -226,6 +232,60 @@ static int slab_threads(int64_t tasks) {
   return threads > tasks ? (int)tasks : threads;
 }
 
+/* Runs fn(ctx, t, col, tid) for every slab task t in [0, tasks): in ONE parallel
+ * region of `threads` threads, each with its own column buffer of col_elems
+ * floats (static_sched: a fixed task-to-thread assignment, for reductions that
+ * must not depend on timing; else dynamic). With one thread it opens no region
+ * at all, so that the kernels inside (vol2col's loops, OpenBLAS) may use every
+ * thread: inside even a one-thread region they would start a nested team, and
+ * libgomp starts fresh threads for each (the decoder's per-sample transposed
+ * convs ran 10x slower that way). false: a column buffer could not be allocated. */
+typedef void (*slab_task_fn)(void *ctx, int64_t t, float *col, int tid);
+static bool run_slabs(int64_t tasks, int threads, size_t col_elems, bool static_sched, slab_task_fn fn, void *ctx) {
+  ps_conv_thread_bufs_init();
+  if (threads <= 1) {
+    float *col = ps_conv_thread_buf(0, col_elems);
+    if (!col) return false;
+    for (int64_t t = 0; t < tasks; t++) fn(ctx, t, col, 0);
+    return true;
+  }
+  int failed = 0;
+#pragma omp parallel num_threads(threads) reduction(| : failed)
+  {
+    const int tid = omp_get_thread_num();
+    float *col = ps_conv_thread_buf(tid, col_elems);
+    if (!col) failed = 1;
+    if (static_sched) {
+#pragma omp for schedule(static)
+      for (int64_t t = 0; t < tasks; t++)
+        if (col) fn(ctx, t, col, tid);
+    } else {
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t t = 0; t < tasks; t++)
+        if (col) fn(ctx, t, col, tid);
+    }
+  }
+  return !failed;
+}
+
+/* what a slab task reads: the conv, its plan and operands */
+typedef struct {
+  const ps_conv_geom *g;
+  ps_conv_gemm_plan p;
+  const float *a, *b, *w; /* per function: see each task */
+  float *out, *part;      /* out: the written tensor; part: per-thread partial sums, `stride` apart */
+  int64_t stride;
+  bool assign, tiles_bwd, acc_out, dw, db;
+} slab_ctx;
+
+/* the lines [l0, l1) and column count of slab s */
+static void slab_lines(const slab_ctx *c, int64_t s, int64_t *l0, int64_t *l1, int64_t *nc) {
+  const int64_t OW = c->g->out[2], lines = c->g->out[0] * c->g->out[1], per = c->p.n / OW;
+  *l0 = s * per;
+  *l1 = *l0 + per < lines ? *l0 + per : lines;
+  *nc = (*l1 - *l0) * OW;
+}
+
 static void add_bias(const ps_conv_geom *g, const float *b, float *y) {
   const int64_t P = out_vox(g), rows = g->n * g->k;
 #pragma omp parallel for schedule(static)
@@ -236,43 +296,40 @@ static void add_bias(const ps_conv_geom *g, const float *b, float *y) {
   }
 }
 
-/* The slab GEMMs of a conv in ONE parallel region over (sample, group, slab)
- * tasks, each thread with its own column buffer and a single-threaded GEMM.
+/* The slab GEMMs of a conv over (sample, group, slab) tasks (run_slabs), each
+ * thread with its own column buffer and a single-threaded GEMM.
  * !tiles_bwd: out (= when assign, else +=) conv(in, w): vol2col of the slab,
  * then GEMM into out's slab of lines. tiles_bwd (ps_conv_tiles geometries only):
  * in is dy, out is dx: GEMM into the column buffer, then col2vol; the tiles are
  * disjoint, so the slabs write disjoint parts of dx. */
+static void slab_gemm_task(void *ctx, int64_t t, float *col, int tid) {
+  (void)tid;
+  const slab_ctx *c = ctx;
+  const ps_conv_geom *g = c->g;
+  const int64_t cg = g->c / g->groups, kg = g->k / g->groups, R = c->p.k, P = out_vox(g), V = in_vox(g);
+  const int64_t s = t % c->p.slabs, grp = (t / c->p.slabs) % g->groups, n = t / (c->p.slabs * g->groups);
+  int64_t l0, l1, nc;
+  slab_lines(c, s, &l0, &l1, &nc);
+  const float *wg = c->w + grp * kg * R;
+  const int64_t big = n * x_ns(g) + grp * cg * V, small = (n * g->k + grp * kg) * P + l0 * g->out[2];
+  if (!c->tiles_bwd) { /* a: x (big side), out: y */
+    ps_vol2col(g, c->a + big, cg, l0, l1, col);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)kg, (int)nc, (int)R, 1.0f, wg, (int)R, col, (int)nc,
+                c->assign ? 0.0f : 1.0f, c->out + small, (int)P);
+  } else { /* a: dy, out: dx (big side) */
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)R, (int)nc, (int)kg, 1.0f, wg, (int)R, c->a + small,
+                (int)P, 0.0f, col, (int)nc);
+    ps_col2vol(g, col, cg, l0, l1, c->out + big, c->assign);
+  }
+}
+
 static ps_status slab_gemms(const ps_conv_geom *g, bool tiles_bwd, const float *in, const float *w, float *out,
                             bool assign) {
-  const ps_conv_gemm_plan p = ps_conv_plan(g);
-  const int64_t cg = g->c / g->groups, kg = g->k / g->groups, R = p.k, P = out_vox(g), V = in_vox(g);
-  const int64_t OW = g->out[2], lines = g->out[0] * g->out[1], per = p.n / OW;
-  const int64_t slabs = p.slabs, tasks = g->n * g->groups * slabs;
-  ps_conv_thread_bufs_init();
-  int failed = 0;
-#pragma omp parallel num_threads(slab_threads(tasks)) reduction(| : failed)
-  {
-    float *col = ps_conv_thread_buf(omp_get_thread_num(), (size_t)(R * p.n));
-    if (!col) failed = 1;
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t t = 0; t < tasks; t++) {
-      if (!col) continue;
-      const int64_t s = t % slabs, grp = (t / slabs) % g->groups, n = t / (slabs * g->groups);
-      const int64_t l0 = s * per, l1 = l0 + per < lines ? l0 + per : lines, nc = (l1 - l0) * OW;
-      const float *wg = w + grp * kg * R;
-      const int64_t big = (n * g->c + grp * cg) * V, small = (n * g->k + grp * kg) * P + l0 * OW;
-      if (!tiles_bwd) { /* in: x (big side), out: y */
-        ps_vol2col(g, in + big, cg, l0, l1, col);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)kg, (int)nc, (int)R, 1.0f, wg, (int)R, col,
-                    (int)nc, assign ? 0.0f : 1.0f, out + small, (int)P);
-      } else { /* in: dy, out: dx (big side) */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)R, (int)nc, (int)kg, 1.0f, wg, (int)R, in + small,
-                    (int)P, 0.0f, col, (int)nc);
-        ps_col2vol(g, col, cg, l0, l1, out + big, assign);
-      }
-    }
-  }
-  return failed ? ps_error(PS_ERR_NOMEM, "conv_gemm.c: cannot allocate the column buffers") : PS_OK;
+  slab_ctx c = {.g = g, .p = ps_conv_plan(g), .a = in, .w = w, .out = out, .assign = assign, .tiles_bwd = tiles_bwd};
+  const int64_t tasks = g->n * g->groups * c.p.slabs;
+  if (!run_slabs(tasks, slab_threads(tasks), (size_t)(c.p.k * c.p.n), false, slab_gemm_task, &c))
+    return ps_error(PS_ERR_NOMEM, "conv_gemm.c: cannot allocate the column buffers");
+  return PS_OK;
 }
 
 /* y (=, or += when beta is 1) conv(x, w) without bias, through vol2col + sgemm.
@@ -297,6 +354,7 @@ static ps_status gemm_forward(const ps_conv_geom *g, const float *x, const float
 
 ps_status ps_conv_fast_forward(const ps_conv_geom *g, const float *x, const float *w, const float *b, float *y,
                                bool accumulate) {
+  if (g->x_nstride && !ps_conv_strided_ok(g)) return strided_refused();
   if (ps_conv_use_winograd(g, 0)) return ps_conv_wino_forward(g, x, w, b, y, accumulate);
   if (ps_conv_plan(g).direct) return depthwise(g, 0, x, w, b, y, accumulate, NULL);
   ps_status st = gemm_forward(g, x, w, y, accumulate ? 1.0f : 0.0f);
@@ -350,6 +408,7 @@ static ps_status bwd_data_via_forward(const ps_conv_geom *g, const float *dy, co
 
 ps_status ps_conv_fast_backward_data(const ps_conv_geom *g, const float *dy, const float *w, float *dx,
                                      bool accumulate) {
+  if (g->x_nstride && !ps_conv_strided_ok(g)) return strided_refused();
   if (ps_conv_use_winograd(g, 1)) return ps_conv_wino_backward_data(g, dy, w, dx, accumulate);
   ps_conv_gemm_plan p = ps_conv_plan(g);
   if (p.direct) return depthwise(g, 1, dy, w, NULL, dx, accumulate, NULL);
@@ -392,8 +451,23 @@ static void add_parts(const float *part, int threads, int64_t stride, int64_t n,
   }
 }
 
+/* backward_weight's slab task: a = x (big side), b = dy; dw partial of thread tid */
+static void weight_task(void *ctx, int64_t t, float *col, int tid) {
+  const slab_ctx *c = ctx;
+  const ps_conv_geom *g = c->g;
+  const int64_t cg = g->c / g->groups, kg = g->k / g->groups, R = c->p.k, P = out_vox(g), slabs = c->p.slabs;
+  const int64_t s = t % slabs, n = (t / slabs) % g->n, grp = t / (slabs * g->n);
+  int64_t l0, l1, nc;
+  slab_lines(c, s, &l0, &l1, &nc);
+  ps_vol2col(g, c->a + n * x_ns(g) + grp * cg * in_vox(g), cg, l0, l1, col);
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)kg, (int)R, (int)nc, 1.0f,
+              c->b + (n * g->k + grp * kg) * P + l0 * g->out[2], (int)P, col, (int)nc, 1.0f,
+              c->part + tid * c->stride + grp * kg * R, (int)R);
+}
+
 ps_status ps_conv_fast_backward_weight(const ps_conv_geom *g, const float *x, const float *dy, float *dw,
                                        bool accumulate) {
+  if (g->x_nstride && !ps_conv_strided_ok(g)) return strided_refused();
   if (ps_conv_use_winograd(g, 2)) return ps_conv_wino_backward_weight(g, x, dy, dw, accumulate);
   ps_conv_gemm_plan p = ps_conv_plan(g);
   const int64_t kvol = kvol_of(g);
@@ -406,8 +480,7 @@ ps_status ps_conv_fast_backward_weight(const ps_conv_geom *g, const float *x, co
     free(acc);
     return st;
   }
-  const int64_t cg = g->c / g->groups, kg = g->k / g->groups, R = p.k, P = out_vox(g), OW = g->out[2];
-  const int64_t lines = g->out[0] * g->out[1], per = p.n / OW, V = in_vox(g);
+  const int64_t cg = g->c / g->groups, kg = g->k / g->groups, R = p.k, P = out_vox(g), V = in_vox(g);
   if (p.no_col) {
     for (int grp = 0; grp < g->groups; grp++)
       for (int64_t n = 0; n < g->n; n++)
@@ -420,31 +493,15 @@ ps_status ps_conv_fast_backward_weight(const ps_conv_geom *g, const float *x, co
    * copy of dw with a single-threaded GEMM; the copies are added in thread
    * order. Static scheduling fixes which slabs each thread sums, so the result
    * is the same on every run with the same thread count. */
-  const int64_t slabs = p.slabs, tasks = g->n * g->groups * slabs, wn = g->k * R;
+  const int64_t tasks = g->n * g->groups * p.slabs, wn = g->k * R;
   const int threads = slab_threads(tasks);
   float *part = calloc((size_t)(threads * wn), sizeof(float));
   if (!part) return ps_error(PS_ERR_NOMEM, "conv_gemm.c: out of memory");
-  ps_conv_thread_bufs_init();
-  int failed = 0;
-#pragma omp parallel num_threads(threads) reduction(| : failed)
-  {
-    const int tid = omp_get_thread_num();
-    float *col = ps_conv_thread_buf(tid, (size_t)(R * p.n)), *mine = part + tid * wn;
-    if (!col) failed = 1;
-#pragma omp for schedule(static)
-    for (int64_t t = 0; t < tasks; t++) {
-      if (!col) continue;
-      const int64_t s = t % slabs, n = (t / slabs) % g->n, grp = t / (slabs * g->n);
-      const float *xg = x + (n * g->c + grp * cg) * V, *dyg = dy + (n * g->k + grp * kg) * P;
-      const int64_t l0 = s * per, l1 = l0 + per < lines ? l0 + per : lines, nc = (l1 - l0) * OW;
-      ps_vol2col(g, xg, cg, l0, l1, col);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)kg, (int)R, (int)nc, 1.0f, dyg + l0 * OW, (int)P,
-                  col, (int)nc, 1.0f, mine + grp * kg * R, (int)R);
-    }
-  }
-  if (!failed) add_parts(part, threads, wn, wn, dw, accumulate);
+  slab_ctx c = {.g = g, .p = p, .a = x, .b = dy, .part = part, .stride = wn};
+  const bool ok = run_slabs(tasks, threads, (size_t)(R * p.n), true, weight_task, &c);
+  if (ok) add_parts(part, threads, wn, wn, dw, accumulate);
   free(part);
-  return failed ? ps_error(PS_ERR_NOMEM, "conv_gemm.c: cannot allocate the column buffers") : PS_OK;
+  return ok ? PS_OK : ps_error(PS_ERR_NOMEM, "conv_gemm.c: cannot allocate the column buffers");
 }
 
 /* The transposed conv's backward (g its adjoint conv, a fusable geometry: dy is
@@ -453,45 +510,50 @@ ps_status ps_conv_fast_backward_weight(const ps_conv_geom *g, const float *x, co
  * in exactly one column entry): one pass over dy, the big tensor, instead of
  * three (bias_grad, backward_weight's and the forward's vol2col). Partial dw and
  * db per thread, added in thread order as in backward_weight. */
+/* convt_backward's slab task: a = dy (big side), b = x, w; out = dx; dw (and db
+ * after it) partials of thread tid */
+static void convt_task(void *ctx, int64_t t, float *col, int tid) {
+  const slab_ctx *c = ctx;
+  const ps_conv_geom *g = c->g;
+  const int64_t cg = g->c / g->groups, kg = g->k / g->groups, R = c->p.k, P = out_vox(g), slabs = c->p.slabs;
+  const int64_t s = t % slabs, n = (t / slabs) % g->n, grp = t / (slabs * g->n), wn = g->k * R;
+  int64_t l0, l1, nc;
+  slab_lines(c, s, &l0, &l1, &nc);
+  const int64_t small = (n * g->k + grp * kg) * P + l0 * g->out[2], kvol = kvol_of(g);
+  float *mine = c->part + tid * c->stride;
+  ps_vol2col(g, c->a + n * x_ns(g) + grp * cg * in_vox(g), cg, l0, l1, col);
+  if (c->out)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)kg, (int)nc, (int)R, 1.0f, c->w + grp * kg * R,
+                (int)R, col, (int)nc, c->acc_out ? 1.0f : 0.0f, c->out + small, (int)P);
+  if (c->dw)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)kg, (int)R, (int)nc, 1.0f, c->b + small, (int)P, col,
+                (int)nc, 1.0f, mine + grp * kg * R, (int)R);
+  if (c->db)
+    for (int64_t r = 0; r < R; r++) mine[wn + grp * cg + r / kvol] += (float)ps_sum_f32(col + r * nc, nc);
+}
+
 ps_status ps_conv_fast_convt_backward(const ps_conv_geom *g, const float *dy, const float *x, const float *w,
                                       float *dx, bool dx_acc, float *dw, bool dw_acc, float *db, bool db_acc) {
-  if (!ps_conv_convt_fusable(g) || !dx || !dw)
+  if (!ps_conv_convt_fusable(g) || (g->x_nstride && !ps_conv_strided_ok(g)))
     return ps_error(PS_ERR_INVALID, "conv_gemm.c: fused transposed-conv backward on a geometry it cannot fuse");
   const ps_conv_gemm_plan p = ps_conv_plan(g);
-  const int64_t cg = g->c / g->groups, kg = g->k / g->groups, R = p.k, P = out_vox(g), V = in_vox(g);
-  const int64_t OW = g->out[2], lines = g->out[0] * g->out[1], per = p.n / OW, kvol = kvol_of(g);
-  const int64_t slabs = p.slabs, tasks = g->n * g->groups * slabs, wn = g->k * R, stride = wn + g->c;
+  const int64_t tasks = g->n * g->groups * p.slabs, wn = g->k * p.k, stride = wn + g->c;
   const int threads = slab_threads(tasks);
   float *part = calloc((size_t)(threads * stride), sizeof(float)); /* [thread][dw, db] */
   if (!part) return ps_error(PS_ERR_NOMEM, "conv_gemm.c: out of memory");
-  ps_conv_thread_bufs_init();
-  int failed = 0;
-#pragma omp parallel num_threads(threads) reduction(| : failed)
-  {
-    const int tid = omp_get_thread_num();
-    float *col = ps_conv_thread_buf(tid, (size_t)(R * p.n)), *mine = part + tid * stride;
-    if (!col) failed = 1;
-#pragma omp for schedule(static)
-    for (int64_t t = 0; t < tasks; t++) {
-      if (!col) continue;
-      const int64_t s = t % slabs, n = (t / slabs) % g->n, grp = t / (slabs * g->n);
-      const int64_t l0 = s * per, l1 = l0 + per < lines ? l0 + per : lines, nc = (l1 - l0) * OW;
-      const int64_t small = (n * g->k + grp * kg) * P + l0 * OW;
-      ps_vol2col(g, dy + (n * g->c + grp * cg) * V, cg, l0, l1, col);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)kg, (int)nc, (int)R, 1.0f, w + grp * kg * R,
-                  (int)R, col, (int)nc, dx_acc ? 1.0f : 0.0f, dx + small, (int)P);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)kg, (int)R, (int)nc, 1.0f, x + small, (int)P, col,
-                  (int)nc, 1.0f, mine + grp * kg * R, (int)R);
-      if (db)
-        for (int64_t r = 0; r < R; r++) mine[wn + grp * cg + r / kvol] += (float)ps_sum_f32(col + r * nc, nc);
-    }
-  }
-  if (!failed) {
-    add_parts(part, threads, stride, wn, dw, dw_acc);
+  slab_ctx c = {.g = g, .p = p, .a = dy, .b = x, .w = w, .out = dx, .part = part, .stride = stride,
+                .acc_out = dx_acc, .dw = dw != NULL, .db = db != NULL};
+  const bool ok = run_slabs(tasks, threads, (size_t)(p.k * p.n), true, convt_task, &c);
+  if (ok) {
+    if (dw) add_parts(part, threads, stride, wn, dw, dw_acc);
     if (db) add_parts(part + wn, threads, stride, g->c, db, db_acc);
   }
   free(part);
-  return failed ? ps_error(PS_ERR_NOMEM, "conv_gemm.c: cannot allocate the column buffers") : PS_OK;
+  return ok ? PS_OK : ps_error(PS_ERR_NOMEM, "conv_gemm.c: cannot allocate the column buffers");
+}
+
+bool ps_conv_strided_ok(const ps_conv_geom *g) {
+  return g->groups == 1 && ps_conv_convt_fusable(g) && g->x_nstride >= g->c * in_vox(g);
 }
 
 bool ps_conv_convt_fusable(const ps_conv_geom *g) {

@@ -44,9 +44,12 @@ ps_status ps_conv_fast_backward_weight(const ps_conv_geom *g, const float *x, co
 void ps_conv_fast_backward_bias(const ps_conv_geom *g, const float *dy, float *db, bool accumulate);
 /* A transposed conv's whole backward in one pass over dy (the big tensor) when
  * ps_conv_convt_fusable(g) (g: its adjoint conv; a 2^3 stride-2 "tiles" conv):
- * dx [n, k, out] (+)= conv(dy, w), dw (+)= backward_weight(dy, x), and, when db is
- * not NULL, db [c] (+)= sum of dy. dx and dw are required. */
+ * dx [n, k, out] (+)= conv(dy, w), dw (+)= backward_weight(dy, x), db [c] (+)=
+ * sum of dy; each of dx, dw, db may be NULL. */
 bool ps_conv_convt_fusable(const ps_conv_geom *g);
+/* Whether the fast kernels honour g->x_nstride: the fusable geometries with one
+ * group (their slab paths), with samples at least c * in voxels apart. */
+bool ps_conv_strided_ok(const ps_conv_geom *g);
 ps_status ps_conv_fast_convt_backward(const ps_conv_geom *g, const float *dy, const float *x, const float *w,
                                       float *dx, bool dx_acc, float *dw, bool dw_acc, float *db, bool db_acc);
 

@@ -51,11 +51,11 @@ static ps_status c_bias_grad(ps_backend *be, int64_t N, int64_t K, int64_t S, co
   return PS_OK;
 }
 /* the transposed conv's backward: fused (one pass over dy) where the geometry
- * and the wanted gradients allow, else the three kernels */
+ * allows, else the three kernels */
 static ps_status c_convt_backward(ps_backend *be, const ps_conv_geom *g, const float *dy, const float *x,
                                   const float *w, float *dx, bool dx_acc, float *dw, bool dw_acc, float *db,
                                   bool db_acc) {
-  if (dx && dw && ps_conv_convt_fusable(g))
+  if (ps_conv_convt_fusable(g))
     return ps_conv_fast_convt_backward(g, dy, x, w, dx, dx_acc, dw, dw_acc, db, db_acc);
   ps_status st = PS_OK;
   if (db) st = c_bias_grad(be, g->n, g->c, g->in[0] * g->in[1] * g->in[2], dy, db, db_acc);
@@ -334,12 +334,20 @@ static ps_status c_all_finite(ps_backend *be, const float *x, int64_t n, bool *f
   return PS_OK;
 }
 
+/* the reference's ops and limits, plus strided samples (x_nstride) for the
+ * transposed convs' fused kernels */
+static bool c_supports(ps_backend *be, ps_op_kind k, const void *params) {
+  if ((k == PS_OPK_CONV || k == PS_OPK_CONV_TRANSPOSED) && params && ((const ps_conv_geom *)params)->x_nstride)
+    return k == PS_OPK_CONV_TRANSPOSED && ps_conv_strided_ok(params);
+  return ps_ref_supports(be, k, params);
+}
+
 static ps_backend cpu_be;
 static void cpu_init(void) {
   ps_backend *b = &cpu_be;
   b->name = "cpu";
   ps_host_fill_memory(b);
-  b->supports = ps_ref_supports; /* the same ops and limits as the reference */
+  b->supports = c_supports;
   b->conv_forward = c_conv_forward;
   b->conv_backward_data = c_conv_backward_data;
   b->conv_backward_weight = c_conv_backward_weight;
