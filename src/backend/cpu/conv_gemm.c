@@ -509,9 +509,8 @@ ps_status ps_conv_fast_backward_weight(const ps_conv_geom *g, const float *x, co
  * dx = conv(dy, w), dw += x (x) col and db += col's row sums (each dy voxel is
  * in exactly one column entry): one pass over dy, the big tensor, instead of
  * three (bias_grad, backward_weight's and the forward's vol2col). Partial dw and
- * db per thread, added in thread order as in backward_weight. */
-/* convt_backward's slab task: a = dy (big side), b = x, w; out = dx; dw (and db
- * after it) partials of thread tid */
+ * db per thread, added in thread order as in backward_weight. The slab task:
+ * a = dy (big side), b = x, w; out = dx; dw (and db after it) partials of thread tid. */
 static void convt_task(void *ctx, int64_t t, float *col, int tid) {
   const slab_ctx *c = ctx;
   const ps_conv_geom *g = c->g;
