@@ -43,6 +43,7 @@ for key, rs in table.items():
            "torch_ms": round(med(lambda r: r["torch"]["ms_per_step"]), 2) if has_t else None,
            "speedup_torch_over_proxyseg": round(med(lambda r: r["torch"]["ms_per_step"] / r["proxyseg"]["ms_per_step"]), 3) if has_t else None,
            "speedup_cpu_time": round(med(lambda r: r.get("speedup_cpu_time") or float("nan")), 3) if has_t else None,
+           "speedup_min_step": round(med(lambda r: r.get("speedup_min_step") or float("nan")), 3) if has_t else None,
            "non_conv_share": round(med(lambda r: r["proxyseg"].get("non_conv_share", float("nan"))), 3),
            "proxyseg_rss_mb": round(med(lambda r: r["proxyseg"]["peak_rss_mb"]), 1),
            "torch_rss_mb": round(med(lambda r: r["torch"]["peak_rss_mb"]), 1) if has_t else None,
