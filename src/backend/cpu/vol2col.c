@@ -200,11 +200,11 @@ static int64_t stream_min_bytes(void) {
 }
 
 static bool stream_ok(const ps_conv_geom *g, int64_t cg, const float *dx) {
+  const bool big = cg * g->in[0] * g->in[1] * g->in[2] * (int64_t)sizeof(float) >= stream_min_bytes();
 #if defined(__AVX512F__)
-  return !((uintptr_t)dx & 63) && g->in[2] % 16 == 0 &&
-         cg * g->in[0] * g->in[1] * g->in[2] * (int64_t)sizeof(float) >= stream_min_bytes();
+  return big && !((uintptr_t)dx & 63) && g->in[2] % 16 == 0;
 #else
-  (void)g, (void)cg, (void)dx;
+  (void)big, (void)dx; /* no streaming stores without AVX-512 */
   return false;
 #endif
 }
