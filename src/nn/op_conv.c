@@ -154,6 +154,18 @@ ps_tensor *ps_conv3d(ps_tape *t, ps_tensor *x, ps_tensor *w, ps_tensor *b, const
 
 /* ---- conv_transpose3d: forward = conv backward-data; backward = conv forward
  * (data) and conv backward-weight with x and dy swapped ---- */
+/* A transposed conv's gradients (g its adjoint conv, dy [n, c, in]): the
+ * backend's one-pass kernel where it has one, else bias_grad,
+ * conv_backward_weight and conv_forward. NULL outputs are skipped. */
+static ps_status convt_grads(ps_backend *be, const ps_conv_geom *g, const float *dy, const float *x, const float *w,
+                             float *gx, bool ax, float *gw, bool aw, float *gb, bool ab) {
+  if (be->convt_backward) return be->convt_backward(be, g, dy, x, w, gx, ax, gw, aw, gb, ab);
+  if (gb) PS_TRY(be->bias_grad(be, g->n, g->c, g->in[0] * g->in[1] * g->in[2], dy, gb, ab));
+  if (gw) PS_TRY(be->conv_backward_weight(be, g, dy, x, gw, aw));
+  if (gx) PS_TRY(be->conv_forward(be, g, dy, w, NULL, gx, ax));
+  return PS_OK;
+}
+
 static ps_status convt_backward(ps_tape *t, ps_node *nd) {
   const conv_ctx *c = nd->ctx;
   ps_backend *be = ps_tape_backend(t);
@@ -165,11 +177,7 @@ static ps_status convt_backward(ps_tape *t, ps_node *nd) {
   PS_TRY(ps_op_grad(t, b, &gb, &fb));
   PS_TRY(ps_op_grad(t, w, &gw, &fw));
   PS_TRY(ps_op_grad(t, x, &gx, &fx));
-  if (be->convt_backward) return be->convt_backward(be, g, dy, x->data, w->data, gx, !fx, gw, !fw, gb, !fb);
-  if (gb) PS_TRY(be->bias_grad(be, g->n, g->c, g->in[0] * g->in[1] * g->in[2], dy, gb, !fb));
-  if (gw) PS_TRY(be->conv_backward_weight(be, g, dy, x->data, gw, !fw));
-  if (gx) PS_TRY(be->conv_forward(be, g, dy, w->data, NULL, gx, !fx));
-  return PS_OK;
+  return convt_grads(be, g, dy, x->data, w->data, gx, !fx, gw, !fw, gb, !fb);
 }
 
 ps_tensor *ps_conv_transpose3d(ps_tape *t, ps_tensor *x, ps_tensor *w, ps_tensor *b, const ps_conv_params *p) {
@@ -220,21 +228,10 @@ static ps_status convt_cat_backward(ps_tape *t, ps_node *nd) {
   PS_TRY(ps_op_grad(t, b, &gb, &fb));
   PS_TRY(ps_op_grad(t, w, &gw, &fw));
   PS_TRY(ps_op_grad(t, x, &gx, &fx));
-  if (!c->per_sample) /* backends with x_nstride have convt_backward (cpu) */
-    return be->convt_backward(be, g, dy, x->data, w->data, gx, !fx, gw, !fw, gb, !fb);
-  for (int64_t n = 0; n < c->n; n++) {
-    /* the weight and bias gradients sum over samples: only sample 0 may overwrite */
-    const float *dyn = dy + n * c->ct * V, *xn = x->data + n * g->k * P;
-    float *gxn = gx ? gx + n * g->k * P : NULL;
-    const bool aw = !fw || n > 0, ab = !fb || n > 0;
-    if (be->convt_backward) {
-      PS_TRY(be->convt_backward(be, g, dyn, xn, w->data, gxn, !fx, gw, aw, gb, ab));
-      continue;
-    }
-    if (gb) PS_TRY(be->bias_grad(be, 1, g->c, V, dyn, gb, ab));
-    if (gw) PS_TRY(be->conv_backward_weight(be, g, dyn, xn, gw, aw));
-    if (gxn) PS_TRY(be->conv_forward(be, g, dyn, w->data, NULL, gxn, !fx));
-  }
+  if (!c->per_sample) return convt_grads(be, g, dy, x->data, w->data, gx, !fx, gw, !fw, gb, !fb);
+  for (int64_t n = 0; n < c->n; n++) /* the weight and bias gradients sum over samples: only sample 0 may overwrite */
+    PS_TRY(convt_grads(be, g, dy + n * c->ct * V, x->data + n * g->k * P, w->data, gx ? gx + n * g->k * P : NULL,
+                       !fx, gw, !fw || n > 0, gb, !fb || n > 0));
   return PS_OK;
 }
 
