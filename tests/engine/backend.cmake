@@ -5,8 +5,9 @@
 if(TARGET test_backend_ops)
   add_test(NAME test_backend_ops_cuda COMMAND test_backend_ops cuda WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
   set_tests_properties(test_backend_ops_cuda PROPERTIES LABELS "unit;engine;cuda" SKIP_RETURN_CODE 77 TIMEOUT 600)
-  # both conv algorithms of the cpu backend, whatever the default picks per shape
-  foreach(algo gemm winograd)
+  # every conv algorithm of the cpu backend, whatever the default picks per
+  # shape: GEMM, Winograd F(2,3), Winograd F(4,3)
+  foreach(algo gemm winograd2 winograd4)
     add_test(NAME test_backend_ops_${algo} COMMAND test_backend_ops cpu WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
     set_tests_properties(test_backend_ops_${algo} PROPERTIES LABELS "unit;engine" TIMEOUT 300
                          ENVIRONMENT "PS_CONV_ALGO=${algo}")

@@ -298,9 +298,12 @@ static void make_cases(void) {
     add(c);
   }
   /* 3^3 pad-1 convs that the fast backend may run as Winograd F(2x2x2, 3x3x3)
-   * (PS_CONV_ALGO=winograd forces it; see backend.cmake): odd and uneven sizes
-   * whose 2^3 output tiles overhang the border, batch > 1, C != K, one input
-   * channel, a single voxel, and enough tiles for several tile blocks */
+   * or F(4x4x4, 3x3x3) (PS_CONV_ALGO=winograd2 and winograd4 force each; see
+   * backend.cmake): odd and uneven sizes whose output tiles overhang the
+   * border, batch > 1, C != K, one input channel, a single voxel, enough tiles
+   * for several tile blocks, and rows of more than 16 tiles of either size
+   * (W = 37: 19 of F(2,3)'s; W = 70: 18 of F(4,3)'s, whose x stage then reads
+   * past 64 voxels) */
   add(conv_case("winograd 3^3 2x5->6 7^3 bias", 2, 5, 6, 7, 3, 1, 1, 1, 1, false, true));
   add(conv_case("winograd 3^3 1->8 5^3", 2, 1, 8, 5, 3, 1, 1, 1, 1, false, false));
   add(conv_case("winograd 3^3 8->1 6^3", 1, 8, 1, 6, 3, 1, 1, 1, 1, false, true));
@@ -315,6 +318,10 @@ static void make_cases(void) {
     c = conv_case("winograd 3^3 3->4 3x4x37 (rows > 16 tiles)", 1, 3, 4, 3, 3, 1, 1, 1, 1, false, true);
     c.l[0].shape[3] = 4;
     c.l[0].shape[4] = 37;
+    add(c);
+    c = conv_case("winograd 3^3 2x3->5 5x6x70 (rows > 16 tiles)", 2, 3, 5, 5, 3, 1, 1, 1, 1, false, true);
+    c.l[0].shape[3] = 6;
+    c.l[0].shape[4] = 70;
     add(c);
   }
   /* normalisation */

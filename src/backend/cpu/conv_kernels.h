@@ -98,10 +98,29 @@ ps_status ps_conv_wino_forward(const ps_conv_geom *g, const float *x, const floa
 ps_status ps_conv_wino_backward_data(const ps_conv_geom *g, const float *dy, const float *w, float *dx, bool accumulate);
 ps_status ps_conv_wino_backward_weight(const ps_conv_geom *g, const float *x, const float *dy, float *dw, bool accumulate);
 
+/* F(4x4x4, 3x3x3) (conv_winograd43.c): what ps_conv_wino_forward (and so
+ * backward-data) and ps_conv_wino_backward_weight hand over to where
+ * ps_conv_wino_tile is 4. */
+ps_status ps_conv_wino43_forward(const ps_conv_geom *g, const float *x, const float *w, const float *b, float *y,
+                                 bool accumulate);
+ps_status ps_conv_wino43_backward_weight(const ps_conv_geom *g, const float *x, const float *dy, float *dw,
+                                         bool accumulate);
+/* Outputs per tile and axis (2 or 4) of g's Winograd forward (direction 0;
+ * backward-data runs as a forward) or backward-weight (direction 2). */
+int ps_conv_wino_tile(const ps_conv_geom *g, int direction);
+
 /* Which algorithm the fast path uses for the convs Winograd covers: env
- * PS_CONV_ALGO=gemm|winograd|auto (default auto: Winograd where it measured
- * faster, see ps_conv_use_winograd). Every other conv takes the GEMM path. */
-typedef enum { PS_CONV_ALGO_AUTO, PS_CONV_ALGO_GEMM, PS_CONV_ALGO_WINOGRAD } ps_conv_algo;
+ * PS_CONV_ALGO=gemm|winograd|winograd2|winograd4|auto (default auto: Winograd
+ * where it measured faster, see ps_conv_use_winograd; winograd: always, with
+ * the default tile rule, ps_conv_wino_tile; winograd2 and winograd4 force
+ * F(2,3) or F(4,3)). Every other conv takes the GEMM path. */
+typedef enum {
+  PS_CONV_ALGO_AUTO,
+  PS_CONV_ALGO_GEMM,
+  PS_CONV_ALGO_WINOGRAD,
+  PS_CONV_ALGO_WINOGRAD2,
+  PS_CONV_ALGO_WINOGRAD4
+} ps_conv_algo;
 void ps_conv_set_algo(ps_conv_algo a);
 ps_conv_algo ps_conv_get_algo(void);
 /* direction: 0 forward, 1 backward-data, 2 backward-weight (the measured rule

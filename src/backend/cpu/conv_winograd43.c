@@ -1,0 +1,539 @@
+/* 3D Winograd F(4x4x4, 3x3x3) forward, and so backward-data (a forward of dy
+ * with the flipped weight, conv_winograd.c): 6^3 input tiles, 216
+ * per-position GEMMs, 4^3 output tiles. Per output and channel pair that is
+ * 216 / 64 = 3.4 multiplies against F(2,3)'s 8 (direct: 27), and 2.4x less
+ * transformed data, which is what F(2,3)'s input transform spent its time
+ * writing and waiting for. Measured one conv at a time (batch 2, 1 thread,
+ * 16-64 channels; benchmarks/README.md, session 7): forward 1.03-1.5x faster
+ * than F(2,3) from 16^3 up, 0.54-0.78x at 8^3-12^3; backward-weight 1.6-2.2x.
+ * Rounding: about 4e-6 relative rms against 3e-7 for F(2,3) (forward, 32
+ * channels, against a double direct conv), 5e-6 of the largest weight
+ * gradient against 2e-7; the backend test holds it to the conv's NMSE
+ * threshold. Opt-in (PS_CONV_ALGO=winograd4) for now: see ps_conv_wino_tile.
+ * Per axis, points 0, +-1, +-2 and infinity (Lavin & Gray 2016):
+ *   B^T d: v0 = 4 d0 - 5 d2 + d4        v1 = d3 + d4 - 4 (d1 + d2)
+ *          v2 = 4 (d1 - d2) - d3 + d4   v3 = 2 (d3 - d1) - d2 + d4
+ *          v4 = 2 (d1 - d3) - d2 + d4   v5 = 4 d1 - 5 d3 + d5
+ *   G w:   u0 = w0 / 4, u1 = -(w0 + w1 + w2) / 6, u2 = -(w0 - w1 + w2) / 6,
+ *          u3 = w0 / 24 + w1 / 12 + w2 / 6, u4 = w0 / 24 - w1 / 12 + w2 / 6, u5 = w2
+ *   A^T m: y0 = m0 + m1 + m2 + m3 + m4, y1 = m1 - m2 + 2 (m3 - m4),
+ *          y2 = m1 + m2 + 4 (m3 + m4),  y3 = m1 - m2 + 8 (m3 - m4) + m5
+ * A tile t reads inputs 4t-1 .. 4t+4 and writes outputs 4t .. 4t+3 per axis.
+ * Layouts as in conv_winograd.c: a block is rb tile rows (fixed n, tz, ty; all
+ * TW tiles along W), transformed data [position][channel][ldt columns]. */
+#include "backend/cpu/conv_kernels.h"
+#include "backend/cpu/conv_winograd_simd.h"
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NPOS 216 /* positions of a 6^3 tile */
+
+/* The three transforms of one axis, for any type with + - and * by float
+ * (float and v16), so that the vector and the scalar paths cannot drift apart. */
+#define BT6(d, v)                                                   \
+  do {                                                              \
+    (v)[0] = 4.0f * (d)[0] - 5.0f * (d)[2] + (d)[4];                \
+    (v)[1] = (d)[3] + (d)[4] - 4.0f * ((d)[1] + (d)[2]);            \
+    (v)[2] = 4.0f * ((d)[1] - (d)[2]) - (d)[3] + (d)[4];            \
+    (v)[3] = 2.0f * ((d)[3] - (d)[1]) - (d)[2] + (d)[4];            \
+    (v)[4] = 2.0f * ((d)[1] - (d)[3]) - (d)[2] + (d)[4];            \
+    (v)[5] = 4.0f * (d)[1] - 5.0f * (d)[3] + (d)[5];                \
+  } while (0)
+#define AT6(m, y)                                                   \
+  do {                                                              \
+    (y)[0] = (m)[0] + (m)[1] + (m)[2] + (m)[3] + (m)[4];            \
+    (y)[1] = (m)[1] - (m)[2] + 2.0f * ((m)[3] - (m)[4]);            \
+    (y)[2] = (m)[1] + (m)[2] + 4.0f * ((m)[3] + (m)[4]);            \
+    (y)[3] = (m)[1] - (m)[2] + 8.0f * ((m)[3] - (m)[4]) + (m)[5];   \
+  } while (0)
+#define G6(w, u)                                                    \
+  do {                                                              \
+    (u)[0] = (w)[0] / 4;                                            \
+    (u)[1] = -((w)[0] + (w)[1] + (w)[2]) / 6;                       \
+    (u)[2] = -((w)[0] - (w)[1] + (w)[2]) / 6;                       \
+    (u)[3] = (w)[0] / 24 + (w)[1] / 12 + (w)[2] / 6;                \
+    (u)[4] = (w)[0] / 24 - (w)[1] / 12 + (w)[2] / 6;                \
+    (u)[5] = (w)[2];                                                \
+  } while (0)
+
+/* Scratch floats of a block: the input's x stage [6 zi][6 yi][6 px][ldt] (the
+ * output stage needs 96 rows of it). */
+static int64_t tmp_elems(const wino_plan *P) { return NPOS * P->ldt + 16; }
+
+/* ---- x stages (the only ones that read or write a volume row) ---- */
+#if defined(__AVX512F__)
+/* lanes j < 8: element 4 j + k of (a, b); lanes j >= 8: of (c, d) */
+static inline __m512 phase(__m512 a, __m512 b, __m512 c, __m512 d, int k) {
+  const __m512i idx = _mm512_add_epi32(_mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28),
+                                       _mm512_set1_epi32(k));
+  return _mm512_mask_blend_ps(0xFF00, _mm512_permutex2var_ps(a, idx, b), _mm512_permutex2var_ps(c, idx, d));
+}
+#endif
+
+/* d[px * L + t] (t < TW) = B^T (x[4t-1] .. x[4t+4]) of one input row x [W] (0 outside). */
+static inline void x_stage_in(const float *row, int64_t W, int64_t TW, int64_t L, float *d) {
+#if defined(__AVX512F__)
+  __m512 prev3 = _mm512_setzero_ps(); /* lane 15: x[4 t0 - 1] */
+  for (int64_t t0 = 0; t0 < TW; t0 += 16) {
+    const int64_t s = 4 * t0;
+    const __m512 X0 = mload(row, s, W), X1 = mload(row, s + 16, W);
+    const bool wide = TW - t0 > 8; /* the second half of the 16 tiles reads X2, X3 */
+    const __m512 X2 = wide ? mload(row, s + 32, W) : _mm512_setzero_ps(),
+                 X3 = wide ? mload(row, s + 48, W) : _mm512_setzero_ps();
+    v16 x[6];
+    const __m512 p0 = phase(X0, X1, X2, X3, 0), p3 = phase(X0, X1, X2, X3, 3);
+    const __m512 next = _mm512_set1_ps(s + 64 < W ? row[s + 64] : 0.0f); /* x[4 t0 + 64] */
+    x[0] = (v16)_mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(p3), _mm512_castps_si512(prev3), 15));
+    x[1] = (v16)p0;
+    x[2] = (v16)phase(X0, X1, X2, X3, 1);
+    x[3] = (v16)phase(X0, X1, X2, X3, 2);
+    x[4] = (v16)p3;
+    x[5] = (v16)_mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(next), _mm512_castps_si512(p0), 1));
+    prev3 = p3;
+    v16 v[6];
+    BT6(x, v);
+    const __mmask16 m = lane_mask(t0, TW);
+    for (int i = 0; i < 6; i++) _mm512_mask_storeu_ps(d + i * L + t0, m, (__m512)v[i]);
+  }
+#else
+  for (int64_t t = 0; t < TW; t++) {
+    float x[6], v[6];
+    for (int i = 0; i < 6; i++) {
+      const int64_t xi = 4 * t - 1 + i;
+      x[i] = xi >= 0 && xi < W ? row[xi] : 0.0f;
+    }
+    BT6(x, v);
+    for (int i = 0; i < 6; i++) d[i * L + t] = v[i];
+  }
+#endif
+}
+
+/* out [W] (=, or += when acc) the row A^T (a[t], a[L + t], .., a[5L + t]) + bias:
+ * outputs 4t .. 4t + 3 from tile t. */
+static inline void x_stage_out(const float *a, int64_t L, int64_t TW, int64_t W, float bias, bool acc, float *out) {
+#if defined(__AVX512F__)
+  for (int64_t t0 = 0; t0 < TW; t0 += 16) {
+    v16 m[6], o[4];
+    for (int i = 0; i < 6; i++) m[i] = (v16)mload(a + i * L, t0, TW);
+    AT6(m, o);
+    const __m512 bv = _mm512_set1_ps(bias);
+    const __m512 o0 = _mm512_add_ps((__m512)o[0], bv), o1 = _mm512_add_ps((__m512)o[1], bv),
+                 o2 = _mm512_add_ps((__m512)o[2], bv), o3 = _mm512_add_ps((__m512)o[3], bv);
+    /* interleave: per 128-bit lane g, e holds tile 4g's four outputs, f 4g+1's, ... */
+    const __m512d a01 = _mm512_castps_pd(_mm512_unpacklo_ps(o0, o1)), b01 = _mm512_castps_pd(_mm512_unpackhi_ps(o0, o1)),
+                  a23 = _mm512_castps_pd(_mm512_unpacklo_ps(o2, o3)), b23 = _mm512_castps_pd(_mm512_unpackhi_ps(o2, o3));
+    const __m512 e = _mm512_castpd_ps(_mm512_unpacklo_pd(a01, a23)), f = _mm512_castpd_ps(_mm512_unpackhi_pd(a01, a23)),
+                 g = _mm512_castpd_ps(_mm512_unpacklo_pd(b01, b23)), h = _mm512_castpd_ps(_mm512_unpackhi_pd(b01, b23));
+    /* then a 4x4 transpose of 128-bit lanes: q[j] = (e, f, g, h) lane j = outputs of tiles 4j .. 4j + 3 */
+    const __m512 s0 = _mm512_shuffle_f32x4(e, f, 0x44), s1 = _mm512_shuffle_f32x4(g, h, 0x44),
+                 s2 = _mm512_shuffle_f32x4(e, f, 0xEE), s3 = _mm512_shuffle_f32x4(g, h, 0xEE);
+    const __m512 q[4] = {_mm512_shuffle_f32x4(s0, s1, 0x88), _mm512_shuffle_f32x4(s0, s1, 0xDD),
+                         _mm512_shuffle_f32x4(s2, s3, 0x88), _mm512_shuffle_f32x4(s2, s3, 0xDD)};
+    for (int j = 0; j < 4; j++) {
+      const int64_t s = 4 * t0 + 16 * j;
+      const __mmask16 msk = lane_mask(s, W);
+      if (!msk) break;
+      _mm512_mask_storeu_ps(out + s, msk, acc ? _mm512_add_ps(mload(out, s, W), q[j]) : q[j]);
+    }
+  }
+#else
+  for (int64_t t = 0; t < TW; t++) {
+    float m[6], o[4];
+    for (int i = 0; i < 6; i++) m[i] = a[i * L + t];
+    AT6(m, o);
+    for (int i = 0; i < 4 && 4 * t + i < W; i++) out[4 * t + i] = (acc ? out[4 * t + i] : 0.0f) + o[i] + bias;
+  }
+#endif
+}
+
+/* v[p * pos_stride(C) + c * ldt + t] = B^T d B (3D), p = (pz * 6 + py) * 6 + px, for every tile t
+ * of the block (tile rows [r0, r1)) and channel c of x [N, C, D, H, W]. */
+static void input_block(const float *x, int64_t C, const wino_plan *P, int64_t r0, int64_t r1, float *tmp,
+                        float *restrict v) {
+  const int64_t D = P->D, H = P->H, W = P->W, TW = P->TW, L = P->ldt, nt = (r1 - r0) * TW, vol = D * H * W;
+  const int64_t n16 = cols16(nt), PS = pos_stride(P, C);
+  float *restrict t1 = tmp; /* x stage: [zi][yi][px][L] */
+  for (int i = 0; i < NPOS; i++) memset(t1 + i * L + nt, 0, (size_t)(n16 - nt) * sizeof(float));
+  for (int64_t c = 0; c < C; c++) {
+    if (c + 1 < C)
+      for (int64_t r = r0; r < r1; r++) {
+        int64_t n, tz, ty;
+        row_pos(P, r, &n, &tz, &ty);
+        const bool last = r + 1 == r1 || (r + 1) % P->TH == 0; /* no next tile row reading y + 4, y + 5 */
+        prefetch_rows(x + (n * C + c + 1) * vol, P, 4 * tz - 1, 6, 4 * ty - 1, last ? 6 : 4);
+      }
+    for (int64_t r = r0; r < r1; r++) {
+      int64_t n, tz, ty;
+      row_pos(P, r, &n, &tz, &ty);
+      const float *xc = x + (n * C + c) * vol;
+      const int64_t col = (r - r0) * TW;
+      for (int zi = 0; zi < 6; zi++)
+        for (int yi = 0; yi < 6; yi++) {
+          const int64_t z = 4 * tz - 1 + zi, y = 4 * ty - 1 + yi;
+          float *d0 = t1 + (zi * 6 + yi) * 6 * L + col;
+          if (z < 0 || z >= D || y < 0 || y >= H)
+            for (int px = 0; px < 6; px++) memset(d0 + px * L, 0, (size_t)TW * sizeof(float));
+          else
+            x_stage_in(xc + (z * H + y) * W, W, TW, L, d0);
+        }
+    }
+    /* along y, then z, 16 columns at a time, into v */
+    for (int px = 0; px < 6; px++)
+      for (int64_t t = 0; t < n16; t += 16) {
+        v16 a[6][6]; /* [zi][py] */
+        for (int zi = 0; zi < 6; zi++) {
+          v16 d[6];
+          for (int yi = 0; yi < 6; yi++) d[yi] = ld16(t1 + ((zi * 6 + yi) * 6 + px) * L + t);
+          BT6(d, a[zi]);
+        }
+        for (int py = 0; py < 6; py++) {
+          const v16 d[6] = {a[0][py], a[1][py], a[2][py], a[3][py], a[4][py], a[5][py]};
+          v16 o[6];
+          BT6(d, o);
+          for (int pz = 0; pz < 6; pz++) st16(v + ((pz * 6 + py) * 6 + px) * PS + c * L + t, o[pz]);
+        }
+      }
+  }
+}
+
+/* y [N, K, D, H, W] (=, or += when acc) A^T m A (3D) + b[k] for the block's tiles, from m[p * pos_stride(K) + k * ldt + t]. */
+static void output_block(const float *m, int64_t K, const wino_plan *P, int64_t r0, int64_t r1, float *tmp,
+                         float *y, const float *b, bool acc) {
+  const int64_t D = P->D, H = P->H, W = P->W, TW = P->TW, L = P->ldt, nt = (r1 - r0) * TW, vol = D * H * W;
+  const int64_t PS = pos_stride(P, K);
+  float *restrict r = tmp; /* [oz][oy][px][L]: 96 L */
+  for (int64_t k = 0; k < K; k++) {
+    /* along z, then y, 16 columns at a time */
+    for (int px = 0; px < 6; px++)
+      for (int64_t t = 0; t < nt; t += 16) {
+        v16 sz[4][6]; /* [oz][py] */
+        for (int py = 0; py < 6; py++) {
+          v16 a[6], o[4];
+          for (int pz = 0; pz < 6; pz++) a[pz] = ld16(m + ((pz * 6 + py) * 6 + px) * PS + k * L + t);
+          AT6(a, o);
+          for (int oz = 0; oz < 4; oz++) sz[oz][py] = o[oz];
+        }
+        for (int oz = 0; oz < 4; oz++) {
+          v16 o[4];
+          AT6(sz[oz], o);
+          for (int oy = 0; oy < 4; oy++) st16(r + ((oz * 4 + oy) * 6 + px) * L + t, o[oy]);
+        }
+      }
+    const float bias = b ? b[k] : 0.0f;
+    for (int64_t row = r0; row < r1; row++) {
+      int64_t n, tz, ty;
+      row_pos(P, row, &n, &tz, &ty);
+      const int64_t col = (row - r0) * TW;
+      float *yk = y + (n * K + k) * vol;
+      for (int oz = 0; oz < 4; oz++)
+        for (int oy = 0; oy < 4; oy++) {
+          const int64_t z = 4 * tz + oz, yy = 4 * ty + oy;
+          if (z < D && yy < H)
+            x_stage_out(r + (oz * 4 + oy) * 6 * L + col, L, TW, W, bias, acc, yk + (z * H + yy) * W);
+        }
+    }
+  }
+}
+
+/* u[p * ustride + l] = G w_l G^T (3D) for l < nl, w_l = w + l * wstride (3^3 kernels),
+ * in double: the 1/6 and 1/24 of G round once, at the end. */
+#define WL 16
+static void weight_transform16(const float *w, int64_t wstride, int nl, float *u, int64_t ustride) {
+  double in[3][3][3][WL], a[3][3][6][WL], b[3][6][6][WL];
+  for (int l = 0; l < WL; l++)
+    for (int t = 0; t < 27; t++) in[t / 9][t / 3 % 3][t % 3][l] = l < nl ? w[l * wstride + t] : 0.0;
+  for (int l = 0; l < WL; l++) {
+    for (int z = 0; z < 3; z++)
+      for (int y = 0; y < 3; y++) {
+        const double r[3] = {in[z][y][0][l], in[z][y][1][l], in[z][y][2][l]};
+        double o[6];
+        G6(r, o);
+        for (int x = 0; x < 6; x++) a[z][y][x][l] = o[x];
+      }
+    for (int z = 0; z < 3; z++)
+      for (int x = 0; x < 6; x++) {
+        const double r[3] = {a[z][0][x][l], a[z][1][x][l], a[z][2][x][l]};
+        double o[6];
+        G6(r, o);
+        for (int y = 0; y < 6; y++) b[z][y][x][l] = o[y];
+      }
+  }
+  for (int y = 0; y < 6; y++)
+    for (int x = 0; x < 6; x++) {
+      float o[6][WL];
+      for (int l = 0; l < WL; l++) {
+        const double r[3] = {b[0][y][x][l], b[1][y][x][l], b[2][y][x][l]};
+        double q[6];
+        G6(r, q);
+        for (int z = 0; z < 6; z++) o[z][l] = (float)q[z];
+      }
+      for (int z = 0; z < 6; z++) memcpy(u + ((z * 6 + y) * 6 + x) * ustride, o[z], (size_t)nl * sizeof(float));
+    }
+}
+
+ps_status ps_conv_wino43_forward(const ps_conv_geom *g, const float *x, const float *w, const float *b, float *y,
+                                 bool accumulate) {
+  const int64_t C = g->c, K = g->k, kb = (K + WL - 1) / WL;
+  const wino_plan P = ps_wino_plan(g, C + K, 4);
+  float *u = malloc((size_t)(NPOS * C * K) * sizeof(float)); /* [216][C][K] */
+  if (!u) return ps_error(PS_ERR_NOMEM, "conv_winograd43.c: out of memory for the transformed weight");
+#pragma omp parallel for schedule(static) num_threads(P.threads)
+  for (int64_t ck = 0; ck < C * kb; ck++) {
+    const int64_t c = ck / kb, k0 = ck % kb * WL;
+    weight_transform16(w + (k0 * C + c) * 27, C * 27, K - k0 < WL ? (int)(K - k0) : WL, u + c * K + k0, C * K);
+  }
+  ps_conv_thread_bufs_init();
+  const int64_t vs = pos_stride(&P, C), ms = pos_stride(&P, K);
+  const size_t need = (size_t)(NPOS * (vs + ms) + tmp_elems(&P));
+  int failed = 0;
+#pragma omp parallel num_threads(P.threads) reduction(| : failed)
+  {
+    float *ws = ps_conv_thread_buf(omp_get_thread_num(), need);
+    if (!ws) failed = 1;
+    float *v = ws, *m = ws ? ws + NPOS * vs : NULL, *tmp = ws ? m + NPOS * ms : NULL;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t blk = 0; blk < P.nblocks; blk++) {
+      if (!ws) continue;
+      const int64_t r0 = blk * P.rb, r1 = r0 + P.rb < P.rows ? r0 + P.rb : P.rows;
+      input_block(x, C, &P, r0, r1, tmp, v);
+      ps_wino_gemm_positions(0, NPOS, K, C, cols16((r1 - r0) * P.TW), u, v, vs, P.ldt, m, ms);
+      output_block(m, K, &P, r0, r1, tmp, y, b, accumulate);
+    }
+  }
+  free(u);
+  return failed ? ps_error(PS_ERR_NOMEM, "conv_winograd43.c: cannot allocate the tile workspaces") : PS_OK;
+}
+
+/* ---- backward-weight: dw = G^T [sum over tiles of (B^T d B) * (A dy A^T)] G, per channel pair ---- */
+/* A dy per axis (the adjoint of A^T): m from the tile's four outputs y */
+#define A6(y, m)                                                    \
+  do {                                                              \
+    (m)[0] = (y)[0];                                                \
+    (m)[1] = (y)[0] + (y)[1] + (y)[2] + (y)[3];                     \
+    (m)[2] = (y)[0] - (y)[1] + (y)[2] - (y)[3];                     \
+    (m)[3] = (y)[0] + 2.0f * (y)[1] + 4.0f * (y)[2] + 8.0f * (y)[3]; \
+    (m)[4] = (y)[0] - 2.0f * (y)[1] + 4.0f * (y)[2] - 8.0f * (y)[3]; \
+    (m)[5] = (y)[3];                                                \
+  } while (0)
+/* G^T u per axis (the adjoint of G) */
+#define GT6(u, w)                                                                     \
+  do {                                                                                \
+    (w)[0] = (u)[0] / 4 - ((u)[1] + (u)[2]) / 6 + ((u)[3] + (u)[4]) / 24;             \
+    (w)[1] = ((u)[2] - (u)[1]) / 6 + ((u)[3] - (u)[4]) / 12;                          \
+    (w)[2] = ((u)[3] + (u)[4] - (u)[1] - (u)[2]) / 6 + (u)[5];                        \
+  } while (0)
+
+/* d[px * L + t] (t < TW) = A (y[4t] .. y[4t+3]) of one gradient row y [W] (0 past W). */
+static inline void x_stage_grad(const float *row, int64_t W, int64_t TW, int64_t L, float *d) {
+#if defined(__AVX512F__)
+  for (int64_t t0 = 0; t0 < TW; t0 += 16) {
+    const int64_t s = 4 * t0;
+    const __m512 X0 = mload(row, s, W), X1 = mload(row, s + 16, W);
+    const bool wide = TW - t0 > 8;
+    const __m512 X2 = wide ? mload(row, s + 32, W) : _mm512_setzero_ps(),
+                 X3 = wide ? mload(row, s + 48, W) : _mm512_setzero_ps();
+    const v16 y[4] = {(v16)phase(X0, X1, X2, X3, 0), (v16)phase(X0, X1, X2, X3, 1), (v16)phase(X0, X1, X2, X3, 2),
+                      (v16)phase(X0, X1, X2, X3, 3)};
+    v16 m[6];
+    A6(y, m);
+    const __mmask16 msk = lane_mask(t0, TW);
+    for (int i = 0; i < 6; i++) _mm512_mask_storeu_ps(d + i * L + t0, msk, (__m512)m[i]);
+  }
+#else
+  for (int64_t t = 0; t < TW; t++) {
+    float y[4], m[6];
+    for (int j = 0; j < 4; j++) y[j] = 4 * t + j < W ? row[4 * t + j] : 0.0f;
+    A6(y, m);
+    for (int i = 0; i < 6; i++) d[i * L + t] = m[i];
+  }
+#endif
+}
+
+/* dm[p * pos_stride(K) + k * ldt + t] = A dy A^T (3D) of the block's output tiles of dy [N, K, D, H, W]
+ * (voxels past the border count as 0). */
+static void grad_block(const float *dy, int64_t K, const wino_plan *P, int64_t r0, int64_t r1, float *tmp,
+                       float *restrict dm) {
+  const int64_t D = P->D, H = P->H, W = P->W, TW = P->TW, L = P->ldt, nt = (r1 - r0) * TW, vol = D * H * W;
+  const int64_t n16 = cols16(nt), PS = pos_stride(P, K);
+  float *restrict q = tmp; /* [oz][oy][px][L]: 96 L */
+  for (int i = 0; i < 96; i++) memset(q + i * L + nt, 0, (size_t)(n16 - nt) * sizeof(float));
+  for (int64_t k = 0; k < K; k++) {
+    if (k + 1 < K)
+      for (int64_t row = r0; row < r1; row++) {
+        int64_t n, tz, ty;
+        row_pos(P, row, &n, &tz, &ty);
+        prefetch_rows(dy + (n * K + k + 1) * vol, P, 4 * tz, 4, 4 * ty, 4);
+      }
+    for (int64_t row = r0; row < r1; row++) {
+      int64_t n, tz, ty;
+      row_pos(P, row, &n, &tz, &ty);
+      const float *dyk = dy + (n * K + k) * vol;
+      const int64_t col = (row - r0) * TW;
+      for (int oz = 0; oz < 4; oz++)
+        for (int oy = 0; oy < 4; oy++) {
+          const int64_t z = 4 * tz + oz, yy = 4 * ty + oy;
+          float *d0 = q + (oz * 4 + oy) * 6 * L + col;
+          if (z >= D || yy >= H)
+            for (int px = 0; px < 6; px++) memset(d0 + px * L, 0, (size_t)TW * sizeof(float));
+          else
+            x_stage_grad(dyk + (z * H + yy) * W, W, TW, L, d0);
+        }
+    }
+    /* along y, then z, 16 columns at a time, into dm */
+    for (int px = 0; px < 6; px++)
+      for (int64_t t = 0; t < n16; t += 16) {
+        v16 a[4][6]; /* [oz][py] */
+        for (int oz = 0; oz < 4; oz++) {
+          v16 d[4];
+          for (int oy = 0; oy < 4; oy++) d[oy] = ld16(q + ((oz * 4 + oy) * 6 + px) * L + t);
+          A6(d, a[oz]);
+        }
+        for (int py = 0; py < 6; py++) {
+          const v16 d[4] = {a[0][py], a[1][py], a[2][py], a[3][py]};
+          v16 o[6];
+          A6(d, o);
+          for (int pz = 0; pz < 6; pz++) st16(dm + ((pz * 6 + py) * 6 + px) * PS + k * L + t, o[pz]);
+        }
+      }
+  }
+}
+
+/* dw_l[27] (+)= G^T du_l G (3D) for l < nl, du_l[p] = du[p][l] (double sums of the threads' parts), dw_l = dw + l * 27. */
+static void weight_grad_transform16(const double du[NPOS][WL], int nl, float *dw, bool acc) {
+  for (int l = 0; l < nl; l++) {
+    double a[6][6][3], b[6][3][3]; /* along x, then y */
+    for (int z = 0; z < 6; z++)
+      for (int y = 0; y < 6; y++) {
+        double u[6];
+        for (int x = 0; x < 6; x++) u[x] = du[(z * 6 + y) * 6 + x][l];
+        GT6(u, a[z][y]);
+      }
+    for (int z = 0; z < 6; z++)
+      for (int x = 0; x < 3; x++) {
+        const double u[6] = {a[z][0][x], a[z][1][x], a[z][2][x], a[z][3][x], a[z][4][x], a[z][5][x]};
+        double o[3];
+        GT6(u, o);
+        for (int y = 0; y < 3; y++) b[z][y][x] = o[y];
+      }
+    for (int y = 0; y < 3; y++)
+      for (int x = 0; x < 3; x++) {
+        const double u[6] = {b[0][y][x], b[1][y][x], b[2][y][x], b[3][y][x], b[4][y][x], b[5][y][x]};
+        double o[3];
+        GT6(u, o);
+        for (int z = 0; z < 3; z++) {
+          float *out = dw + l * 27 + z * 9 + y * 3 + x;
+          *out = acc ? (float)(*out + o[z]) : (float)o[z];
+        }
+      }
+  }
+}
+
+/* du [K, ldu] += m [K, ldt] v [C, ldt]^T over the first nt columns (a multiple
+ * of 16): the per-position GEMM of the backward-weight . The
+ * block's dot products (nt terms) are float; du, summed over all blocks, is
+ * double: in the Winograd domain the sums over thousands of tiles are large
+ * against the weight gradient that G^T makes of them (F(4,3): float du left
+ * 1e-5 of the largest gradient, 20x F(2,3)'s, and split batches, as in
+ * data-parallel training, drifted apart by as much). */
+#if defined(__AVX512F__)
+/* One 128-bit lane per row of the 4x4 block: r lane i = (sum a[i][0], .., sum a[i][3]). */
+static inline __m512 reduce16(const v16 a[4][4]) {
+  __m512 u[4];
+  for (int i = 0; i < 4; i++) { /* per 128-bit lane: partial sums of a[i][0..3] */
+    const __m512 p = (__m512)a[i][0], q = (__m512)a[i][1], r = (__m512)a[i][2], s = (__m512)a[i][3];
+    const __m512 t1 = _mm512_add_ps(_mm512_unpacklo_ps(p, q), _mm512_unpackhi_ps(p, q));
+    const __m512 t2 = _mm512_add_ps(_mm512_unpacklo_ps(r, s), _mm512_unpackhi_ps(r, s));
+    u[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t1), _mm512_castps_pd(t2))),
+                         _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t1), _mm512_castps_pd(t2))));
+  }
+  /* then across the four 128-bit lanes of each u[i] */
+  const __m512 s01 = _mm512_add_ps(_mm512_shuffle_f32x4(u[0], u[1], 0x44), _mm512_shuffle_f32x4(u[0], u[1], 0xEE));
+  const __m512 s23 = _mm512_add_ps(_mm512_shuffle_f32x4(u[2], u[3], 0x44), _mm512_shuffle_f32x4(u[2], u[3], 0xEE));
+  return _mm512_add_ps(_mm512_shuffle_f32x4(s01, s23, 0x88), _mm512_shuffle_f32x4(s01, s23, 0xDD));
+}
+#endif
+
+static void gemm_nt(int64_t K, int64_t C, int64_t nt, const float *m, const float *v, int64_t ldt, double *du,
+                     int64_t ldu) {
+  int64_t K4 = 0, C4 = 0;
+#if defined(__AVX512F__)
+  K4 = K & ~(int64_t)3, C4 = C & ~(int64_t)3;
+  for (int64_t k0 = 0; k0 < K4; k0 += 4)
+    for (int64_t c0 = 0; c0 < C4; c0 += 4) {
+      v16 acc[4][4];
+      for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) acc[i][j] = (v16){0};
+      for (int64_t t = 0; t < nt; t += 16) {
+        v16 a[4], b[4];
+        for (int i = 0; i < 4; i++) a[i] = ld16(m + (k0 + i) * ldt + t), b[i] = ld16(v + (c0 + i) * ldt + t);
+        for (int i = 0; i < 4; i++)
+          for (int j = 0; j < 4; j++) acc[i][j] = fma16(a[i], b[j], acc[i][j]);
+      }
+      float r[16];
+      _mm512_storeu_ps(r, reduce16((const v16(*)[4])acc));
+      for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) du[(k0 + i) * ldu + c0 + j] += r[i * 4 + j];
+    }
+#endif
+  /* the rows and columns past the 4x4 blocks (everything without AVX-512), one dot product at a time */
+  for (int64_t k = 0; k < K; k++)
+    for (int64_t c = k < K4 ? C4 : 0; c < C; c++) {
+      v16 acc = {0};
+      for (int64_t t = 0; t < nt; t += 16) acc = fma16(ld16(m + k * ldt + t), ld16(v + c * ldt + t), acc);
+      float s = 0.0f;
+      for (int l = 0; l < 16; l++) s += acc[l];
+      du[k * ldu + c] += s;
+    }
+}
+
+ps_status ps_conv_wino43_backward_weight(const ps_conv_geom *g, const float *x, const float *dy, float *dw,
+                                         bool accumulate) {
+  const int64_t C = g->c, K = g->k;
+  const wino_plan P = ps_wino_plan(g, C + K, 4);
+  const int64_t un = NPOS * K * C, vs = pos_stride(&P, C), ms = pos_stride(&P, K);
+  /* each thread sums its blocks into its own du [216][K][C] */
+  double *part = calloc((size_t)(P.threads * un), sizeof(double));
+  if (!part) return ps_error(PS_ERR_NOMEM, "conv_winograd43.c: out of memory for the weight-gradient parts");
+  ps_conv_thread_bufs_init();
+  const size_t need = (size_t)(NPOS * (vs + ms) + tmp_elems(&P));
+  int failed = 0;
+#pragma omp parallel num_threads(P.threads) reduction(| : failed)
+  {
+    const int tid = omp_get_thread_num();
+    float *ws = ps_conv_thread_buf(tid, need);
+    double *du = part + tid * un;
+    if (!ws) failed = 1;
+    float *v = ws, *m = ws ? ws + NPOS * vs : NULL, *tmp = ws ? m + NPOS * ms : NULL;
+    /* static: the same blocks go to the same thread on every run (reproducible sums) */
+#pragma omp for schedule(static)
+    for (int64_t blk = 0; blk < P.nblocks; blk++) {
+      if (!ws) continue;
+      const int64_t r0 = blk * P.rb, r1 = r0 + P.rb < P.rows ? r0 + P.rb : P.rows, nt = (r1 - r0) * P.TW;
+      input_block(x, C, &P, r0, r1, tmp, v);
+      grad_block(dy, K, &P, r0, r1, tmp, m);
+      for (int p = 0; p < NPOS; p++)
+        gemm_nt(K, C, cols16(nt), m + p * ms, v + p * vs, P.ldt, du + p * K * C, C);
+    }
+  }
+  if (!failed) {
+    const int64_t cb = (C + WL - 1) / WL;
+#pragma omp parallel for schedule(static) num_threads(P.threads)
+    for (int64_t kc = 0; kc < K * cb; kc++) {
+      const int64_t k = kc / cb, c0 = kc % cb * WL;
+      const int nl = C - c0 < WL ? (int)(C - c0) : WL;
+      double s[NPOS][WL];
+      for (int p = 0; p < NPOS; p++) {
+        const double *src = part + p * K * C + k * C + c0;
+        for (int l = 0; l < nl; l++) {
+          double a = 0;
+          for (int th = 0; th < P.threads; th++) a += src[th * un + l];
+          s[p][l] = a;
+        }
+      }
+      weight_grad_transform16((const double(*)[WL])s, nl, dw + (k * C + c0) * 27, accumulate);
+    }
+  }
+  free(part);
+  return failed ? ps_error(PS_ERR_NOMEM, "conv_winograd43.c: cannot allocate the tile workspaces") : PS_OK;
+}
