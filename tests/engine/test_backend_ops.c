@@ -301,9 +301,9 @@ static void make_cases(void) {
    * or F(4x4x4, 3x3x3) (PS_CONV_ALGO=winograd2 and winograd4 force each; see
    * backend.cmake): odd and uneven sizes whose output tiles overhang the
    * border, batch > 1, C != K, one input channel, a single voxel, enough tiles
-   * for several tile blocks, and rows of more than 16 tiles of either size
-   * (W = 37: 19 of F(2,3)'s; W = 70: 18 of F(4,3)'s, whose x stage then reads
-   * past 64 voxels) */
+   * for several tile blocks, rows of more than 16 tiles of either size (W =
+   * 37: 19 of F(2,3)'s; W = 70: 18 of F(4,3)'s, whose x stage then reads past
+   * 64 voxels) */
   add(conv_case("winograd 3^3 2x5->6 7^3 bias", 2, 5, 6, 7, 3, 1, 1, 1, 1, false, true));
   add(conv_case("winograd 3^3 1->8 5^3", 2, 1, 8, 5, 3, 1, 1, 1, 1, false, false));
   add(conv_case("winograd 3^3 8->1 6^3", 1, 8, 1, 6, 3, 1, 1, 1, 1, false, true));
@@ -322,6 +322,17 @@ static void make_cases(void) {
     c = conv_case("winograd 3^3 2x3->5 5x6x70 (rows > 16 tiles)", 2, 3, 5, 5, 3, 1, 1, 1, 1, false, true);
     c.l[0].shape[3] = 6;
     c.l[0].shape[4] = 70;
+    add(c);
+    /* F(4,3) packs 2 tile rows per vector when W <= 32 and 4 when W <= 16:
+     * 8 tiles a row (no repacking), 6 (repacked lanes) with an odd number of
+     * tile rows (a pack of 1 at the end) */
+    c = conv_case("winograd 3^3 2x3->4 6x7x29 (2 rows a vector)", 2, 3, 4, 6, 3, 1, 1, 1, 1, false, true);
+    c.l[0].shape[3] = 7;
+    c.l[0].shape[4] = 29;
+    add(c);
+    c = conv_case("winograd 3^3 4->5 3x9x21 (odd tile rows)", 1, 4, 5, 3, 3, 1, 1, 1, 1, false, false);
+    c.l[0].shape[3] = 9;
+    c.l[0].shape[4] = 21;
     add(c);
   }
   /* normalisation */

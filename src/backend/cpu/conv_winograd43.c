@@ -110,6 +110,56 @@ static inline void x_stage_in(const float *row, int64_t W, int64_t TW, int64_t L
 #endif
 }
 
+/* Tile rows packed per vector: a row of W <= 32 voxels has TW <= 8 tiles, and
+ * x_stage_in would leave 8-12 of its 16 lanes idle. Rows of 2 (TW <= 8) or 4
+ * (TW <= 4) consecutive tile rows share a vector instead, 16 / G lanes each. */
+static inline int pack_of(int64_t TW) {
+#if defined(__AVX512F__)
+  return TW <= 4 ? 4 : TW <= 8 ? 2 : 1;
+#else
+  (void)TW;
+  return 1;
+#endif
+}
+
+#if defined(__AVX512F__)
+/* lane g * (16 / G) + t -> lane g * TW + t (t < TW) */
+static inline __m512i pack_index(int G, int64_t TW) {
+  int32_t m[16];
+  for (int j = 0; j < 16; j++) m[j] = j < G * TW ? (int32_t)(j / TW * (16 / G) + j % TW) : j;
+  return _mm512_loadu_si512(m);
+}
+
+/* d[px * L + g * TW + t] (t < TW, g < ng) = B^T of row g (NULL: zeros), rows[g] of
+ * tile row g of a pack of G (2 or 4; W <= 64 / G); idx = pack_index(G, TW). */
+static inline void x_stage_in_packed(const float *const rows[4], int ng, int G, int64_t W, int64_t TW, int64_t L,
+                                     __m512i idx, float *d) {
+  const int S = 16 / G;
+  __m512 R[4];
+  for (int i = 0; i < 4; i++) {
+    const int g = G == 2 ? i / 2 : i, half = G == 2 ? i % 2 : 0;
+    R[i] = g < ng && rows[g] ? mload(rows[g], 16 * half, W) : _mm512_setzero_ps();
+  }
+  const __m512 p0 = phase(R[0], R[1], R[2], R[3], 0), p3 = phase(R[0], R[1], R[2], R[3], 3);
+  /* x[4t-1] and x[4t+4] by a lane's shift, with each row's own border: 0 */
+  const __mmask16 first = G == 2 ? 0x0101 : 0x1111, last = (__mmask16)(first << (S - 1));
+  const __m512i zero = _mm512_setzero_si512();
+  v16 xs[6], v[6];
+  xs[0] = (v16)_mm512_maskz_mov_ps((__mmask16)~first,
+                                   _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(p3), zero, 15)));
+  xs[1] = (v16)p0;
+  xs[2] = (v16)phase(R[0], R[1], R[2], R[3], 1);
+  xs[3] = (v16)phase(R[0], R[1], R[2], R[3], 2);
+  xs[4] = (v16)p3;
+  xs[5] = (v16)_mm512_maskz_mov_ps((__mmask16)~last,
+                                   _mm512_castsi512_ps(_mm512_alignr_epi32(zero, _mm512_castps_si512(p0), 1)));
+  BT6(xs, v);
+  const __mmask16 msk = lane_mask(0, ng * TW);
+  for (int i = 0; i < 6; i++)
+    _mm512_mask_storeu_ps(d + i * L, msk, TW != S ? _mm512_permutexvar_ps(idx, (__m512)v[i]) : (__m512)v[i]);
+}
+#endif
+
 /* out [W] (=, or += when acc) the row A^T (a[t], a[L + t], .., a[5L + t]) + bias:
  * outputs 4t .. 4t + 3 from tile t. */
 static inline void x_stage_out(const float *a, int64_t L, int64_t TW, int64_t W, float bias, bool acc, float *out) {
@@ -155,6 +205,10 @@ static void input_block(const float *x, int64_t C, const wino_plan *P, int64_t r
   const int64_t D = P->D, H = P->H, W = P->W, TW = P->TW, L = P->ldt, nt = (r1 - r0) * TW, vol = D * H * W;
   const int64_t n16 = cols16(nt), PS = pos_stride(P, C);
   float *restrict t1 = tmp; /* x stage: [zi][yi][px][L] */
+  const int G = pack_of(TW);
+#if defined(__AVX512F__)
+  const __m512i idx = pack_index(G, TW);
+#endif
   for (int i = 0; i < NPOS; i++) memset(t1 + i * L + nt, 0, (size_t)(n16 - nt) * sizeof(float));
   for (int64_t c = 0; c < C; c++) {
     if (c + 1 < C)
@@ -164,19 +218,34 @@ static void input_block(const float *x, int64_t C, const wino_plan *P, int64_t r
         const bool last = r + 1 == r1 || (r + 1) % P->TH == 0; /* no next tile row reading y + 4, y + 5 */
         prefetch_rows(x + (n * C + c + 1) * vol, P, 4 * tz - 1, 6, 4 * ty - 1, last ? 6 : 4);
       }
-    for (int64_t r = r0; r < r1; r++) {
-      int64_t n, tz, ty;
-      row_pos(P, r, &n, &tz, &ty);
-      const float *xc = x + (n * C + c) * vol;
+    for (int64_t r = r0; r < r1; r += G) {
+      const int ng = r1 - r < G ? (int)(r1 - r) : G;
+      int64_t tz[4], ty[4];
+      const float *xc[4];
+      for (int g = 0; g < ng; g++) {
+        int64_t n;
+        row_pos(P, r + g, &n, &tz[g], &ty[g]);
+        xc[g] = x + (n * C + c) * vol;
+      }
       const int64_t col = (r - r0) * TW;
       for (int zi = 0; zi < 6; zi++)
         for (int yi = 0; yi < 6; yi++) {
-          const int64_t z = 4 * tz - 1 + zi, y = 4 * ty - 1 + yi;
+          const float *rows[4] = {NULL, NULL, NULL, NULL};
+          for (int g = 0; g < ng; g++) {
+            const int64_t z = 4 * tz[g] - 1 + zi, y = 4 * ty[g] - 1 + yi;
+            if (z >= 0 && z < D && y >= 0 && y < H) rows[g] = xc[g] + (z * H + y) * W;
+          }
           float *d0 = t1 + (zi * 6 + yi) * 6 * L + col;
-          if (z < 0 || z >= D || y < 0 || y >= H)
-            for (int px = 0; px < 6; px++) memset(d0 + px * L, 0, (size_t)TW * sizeof(float));
+#if defined(__AVX512F__)
+          if (G > 1) {
+            x_stage_in_packed(rows, ng, G, W, TW, L, idx, d0);
+            continue;
+          }
+#endif
+          if (rows[0])
+            x_stage_in(rows[0], W, TW, L, d0);
           else
-            x_stage_in(xc + (z * H + y) * W, W, TW, L, d0);
+            for (int px = 0; px < 6; px++) memset(d0 + px * L, 0, (size_t)TW * sizeof(float));
         }
     }
     /* along y, then z, 16 columns at a time, into v */
