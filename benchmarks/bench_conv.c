@@ -7,8 +7,12 @@
  * A transposed conv whose backward fuses (ps_conv_convt_fusable) gets a fourth
  * row, "backward_fused": data, weight and bias gradients in one call, against
  * the two backward directions' SGEMM peers together (unfused_ms: the two rows'
- * kernel times, without the bias gradient).
- * Usage: bench_conv [--threads N] [--reps N] [--scratch-kb N] [--only SUBSTRING] [--clock wall|cpu] [--wino-only] */
+ * kernel times, without the bias gradient). Winograd convs also get each tile
+ * size forced (winograd2_ms: F(2,3), winograd4_ms: F(4,3); winograd_tile: the
+ * default rule's choice), timed in turn in the same repetitions.
+ * --conv3 C,K,S times one 3^3 pad-1 conv (C -> K channels, S^3) instead.
+ * Usage: bench_conv [--threads N] [--reps N] [--scratch-kb N] [--only SUBSTRING] [--clock wall|cpu] [--wino-only]
+ *                   [--conv3 C,K,S] */
 #include "proxyseg/core.h"
 #include "backend/cpu/conv_kernels.h"
 #include <cblas.h>
@@ -99,6 +103,10 @@ int main(int argc, char **argv) {
   int threads = 2, reps = 3;
   const char *only = NULL;
   bool wino_only = false;
+  const shape *table = shapes;
+  int nshapes = (int)(sizeof shapes / sizeof shapes[0]);
+  shape custom = {"custom", 0, 0, 0, 3, 1, 1, false};
+  char custom_name[64];
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
@@ -106,19 +114,32 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--clock") && i + 1 < argc) g_cpu_clock = !strcmp(argv[++i], "cpu");
     else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
     else if (!strcmp(argv[i], "--wino-only")) wino_only = true; /* for profiling: skip the GEMM path and SGEMM */
-    else { fprintf(stderr, "usage: bench_conv [--threads N] [--reps N] [--scratch-kb N] [--only SUBSTRING] [--clock wall|cpu] [--wino-only]\n"); return 2; }
+    else if (!strcmp(argv[i], "--conv3") && i + 1 < argc) { /* one 3^3 pad-1 conv "C,K,S" instead of unet-ref's */
+      if (sscanf(argv[++i], "%d,%d,%d", &custom.cin, &custom.cout, &custom.size) != 3 || custom.cin < 1 ||
+          custom.cout < 1 || custom.size < 1) {
+        fprintf(stderr, "bench_conv: --conv3 wants C,K,S (channels in, out, size), got '%s'\n", argv[i]);
+        return 2;
+      }
+      snprintf(custom_name, sizeof custom_name, "conv3 %d->%d k3 %d^3", custom.cin, custom.cout, custom.size);
+      custom.name = custom_name;
+      table = &custom;
+      nshapes = 1;
+    } else {
+      fprintf(stderr, "usage: bench_conv [--threads N] [--reps N] [--scratch-kb N] [--only SUBSTRING] [--clock wall|cpu] "
+                      "[--wino-only] [--conv3 C,K,S]\n");
+      return 2;
+    }
   }
   if (reps < 1) reps = 1;
   ps_threads_set(threads);
   const int batch = 2;
   unsigned seed = 7;
-  printf("{\"bench\":\"conv\",\"net\":\"unet-ref\",\"batch\":%d,\"threads\":%d,\"reps\":%d,\"clock\":\"%s\",\"results\":[",
-         batch, threads, reps, g_cpu_clock ? "cpu" : "wall");
-  const int nshapes = (int)(sizeof shapes / sizeof shapes[0]);
+  printf("{\"bench\":\"conv\",\"net\":\"%s\",\"batch\":%d,\"threads\":%d,\"reps\":%d,\"clock\":\"%s\",\"results\":[",
+         table == shapes ? "unet-ref" : "conv3", batch, threads, reps, g_cpu_clock ? "cpu" : "wall");
   double sum_conv_ms = 0, sum_sgemm_ms = 0, sum_best_ms = 0;
   bool first = true;
   for (int si = 0; si < nshapes; si++) {
-    const shape *s = &shapes[si];
+    const shape *s = &table[si];
     if (only && !strstr(s->name, only)) continue;
     ps_conv_geom g = geom_of(s, batch);
     const int64_t V = g.in[0] * g.in[1] * g.in[2], P = g.out[0] * g.out[1] * g.out[2];
@@ -155,7 +176,7 @@ int main(int argc, char **argv) {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)nn, (int)kk, 1.0f, A, (int)kk, B, (int)nn,
                   0.0f, C, (int)nn);
       const bool wino = ps_conv_wino_applicable(&g);
-      double ms = 1e30, wms = 1e30, gms = 1e30;
+      double ms = 1e30, wms = 1e30, w2ms = 1e30, w4ms = 1e30, gms = 1e30;
       for (int r = 0; r < reps; r++) {
         if (wino_only && wino) goto wino_part;
         ps_conv_set_algo(PS_CONV_ALGO_GEMM);
@@ -169,14 +190,16 @@ int main(int argc, char **argv) {
         if ((t1 - t0) * 1e3 < ms) ms = (t1 - t0) * 1e3;
         if ((t2 - t1) * 1e3 / calls < gms) gms = (t2 - t1) * 1e3 / calls;
       wino_part:
-        if (wino) {
-          ps_conv_set_algo(PS_CONV_ALGO_WINOGRAD);
-          if (r == 0) run_kernel(kdir, &g, x, w, s->transposed ? NULL : b, y, dx, dw, dy); /* warm-up */
-          double t3 = now();
-          run_kernel(kdir, &g, x, w, s->transposed ? NULL : b, y, dx, dw, dy);
-          double t4 = now();
-          if ((t4 - t3) * 1e3 < wms) wms = (t4 - t3) * 1e3;
-        }
+        if (wino) /* the default tile rule, then each tile size forced */
+          for (int a = 0; a < 3; a++) {
+            ps_conv_set_algo(a == 0 ? PS_CONV_ALGO_WINOGRAD : a == 1 ? PS_CONV_ALGO_WINOGRAD2 : PS_CONV_ALGO_WINOGRAD4);
+            if (r == 0) run_kernel(kdir, &g, x, w, s->transposed ? NULL : b, y, dx, dw, dy); /* warm-up */
+            double t3 = now();
+            run_kernel(kdir, &g, x, w, s->transposed ? NULL : b, y, dx, dw, dy);
+            double t4 = now();
+            double *best = a == 0 ? &wms : a == 1 ? &w2ms : &w4ms;
+            if ((t4 - t3) * 1e3 < *best) *best = (t4 - t3) * 1e3;
+          }
       }
       ps_conv_set_algo(PS_CONV_ALGO_AUTO);
       const double gemm_gflops = 2.0 * m * nn * kk / (gms * 1e6), gflops = flops / (ms * 1e6);
@@ -191,8 +214,10 @@ int main(int argc, char **argv) {
              first ? "" : ",", s->name, dname, ms, gflops, (long long)m, (long long)nn, (long long)kk,
              (long long)calls, gemm_gflops, gflops / gemm_gflops);
       if (wino) /* effective GFLOP/s: the direct conv's FLOPs over Winograd's time */
-        printf(",\"winograd_ms\":%.3f,\"winograd_eff_gflops\":%.2f,\"winograd_ratio\":%.3f,\"winograd_speedup\":%.2f}",
-               wms, flops / (wms * 1e6), flops / (wms * 1e6) / gemm_gflops, ms / wms);
+        printf(",\"winograd_ms\":%.3f,\"winograd_eff_gflops\":%.2f,\"winograd_ratio\":%.3f,\"winograd_speedup\":%.2f,"
+               "\"winograd_tile\":%d,\"winograd2_ms\":%.3f,\"winograd4_ms\":%.3f,\"f4_over_f2_speedup\":%.2f}",
+               wms, flops / (wms * 1e6), flops / (wms * 1e6) / gemm_gflops, ms / wms,
+               ps_conv_wino_tile(&g, kdir == BWD_WEIGHT ? 2 : 0), w2ms, w4ms, w2ms / w4ms);
       else
         printf(",\"winograd_ms\":null}");
       fflush(stdout);

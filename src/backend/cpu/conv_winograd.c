@@ -518,14 +518,15 @@ void ps_wino_gemm_positions(int p0, int p1, int64_t K, int64_t C, int64_t nt, co
 int ps_conv_wino_tile(const ps_conv_geom *g, int direction) {
   const ps_conv_algo a = ps_conv_get_algo();
   if (a == PS_CONV_ALGO_WINOGRAD2 || a == PS_CONV_ALGO_WINOGRAD4) return a == PS_CONV_ALGO_WINOGRAD4 ? 4 : 2;
-  /* Measured one conv at a time (batch 2, 1 thread, 16-64 channels;
-   * benchmarks/README.md, session 7): F(4,3)'s forward is 1.03-1.5x faster
-   * than F(2,3) from 16^3 up and 0.54-0.78x at 8^3-12^3, where a row holds 2-3
-   * tiles and the 216-position weight outweighs them; its backward-weight is
-   * 1.05-1.4x faster at 12^3 and 1.3-2.2x from 16^3 up. */
+  /* Measured one conv at a time (bench_conv --wino-only, batch 2, 1 thread;
+   * benchmarks/README.md, session 7): F(4,3) is 1.1-1.8x faster than F(2,3)
+   * from 16^3 up in every direction, 0.57-0.74x at 8^3 (a row holds 2 tiles,
+   * and the 216-position weight outweighs them), and at 12^3 between 0.75x
+   * and 1.33x depending on the channels. */
+  (void)direction;
   const int64_t min_dim = g->in[0] < g->in[1] ? (g->in[0] < g->in[2] ? g->in[0] : g->in[2])
                                               : (g->in[1] < g->in[2] ? g->in[1] : g->in[2]);
-  return min_dim >= (direction == 2 ? 12 : 16) ? 4 : 2;
+  return min_dim >= 16 ? 4 : 2;
 }
 
 ps_status ps_conv_wino_forward(const ps_conv_geom *g, const float *x, const float *w, const float *b, float *y,
