@@ -510,6 +510,18 @@ static void gemm_pos(int64_t K, int64_t C, int64_t nt, const float *u, const flo
     for (int64_t t = 0; t < nt; t += 16) kern(1, 1, C, K, u + k0, v + t, ldt, m + k0 * ldt + t);
 }
 
+void ps_wino_sum_parts(const float *part, int threads, int64_t un, int npos, int64_t pstride, int64_t off, int nl,
+                       double (*s)[16]) {
+  for (int p = 0; p < npos; p++) {
+    const float *src = part + p * pstride + off;
+    for (int l = 0; l < 16; l++) {
+      double a = 0;
+      for (int th = 0; th < threads && l < nl; th++) a += src[th * un + l];
+      s[p][l] = a;
+    }
+  }
+}
+
 void ps_wino_gemm_positions(int p0, int p1, int64_t K, int64_t C, int64_t nt, const float *u, const float *v,
                             int64_t vs, int64_t ldt, float *m, int64_t ms) {
   for (int p = p0; p < p1; p++) gemm_pos(K, C, nt, u + p * C * K, v + p * vs, ldt, m + p * ms);
@@ -619,14 +631,7 @@ ps_status ps_conv_wino_backward_weight(const ps_conv_geom *g, const float *x, co
       const int64_t k = kc / ((C + WL - 1) / WL), c0 = kc % ((C + WL - 1) / WL) * WL;
       const int nl = C - c0 < WL ? (int)(C - c0) : WL;
       double s[64][WL];
-      for (int p = 0; p < 64; p++) {
-        const float *src = part + p * K * C + k * C + c0;
-        for (int l = 0; l < WL; l++) {
-          double a = 0;
-          for (int th = 0; th < P.threads && l < nl; th++) a += src[th * un + l];
-          s[p][l] = a;
-        }
-      }
+      ps_wino_sum_parts(part, P.threads, un, 64, K * C, k * C + c0, nl, s);
       weight_grad_transform16((const double(*)[WL])s, nl, dw + (k * C + c0) * 27, accumulate);
     }
   }

@@ -537,14 +537,7 @@ ps_status ps_conv_wino43_backward_weight(const ps_conv_geom *g, const float *x, 
       const int64_t k = kc / cb, c0 = kc % cb * WL;
       const int nl = C - c0 < WL ? (int)(C - c0) : WL;
       double s[NPOS][WL];
-      for (int p = 0; p < NPOS; p++) {
-        const float *src = part + p * K * C + k * C + c0;
-        for (int l = 0; l < nl; l++) {
-          double a = 0;
-          for (int th = 0; th < P.threads; th++) a += src[th * un + l];
-          s[p][l] = a;
-        }
-      }
+      ps_wino_sum_parts(part, P.threads, un, NPOS, K * C, k * C + c0, nl, s);
       weight_grad_transform16((const double(*)[WL])s, nl, dw + (k * C + c0) * 27, accumulate);
     }
   }

@@ -96,4 +96,10 @@ wino_plan ps_wino_plan(const ps_conv_geom *g, int64_t chans, int tile);
 void ps_wino_gemm_positions(int p0, int p1, int64_t K, int64_t C, int64_t nt, const float *u, const float *v,
                             int64_t vs, int64_t ldt, float *m, int64_t ms);
 
+/* The backward-weight's per-thread float parts, summed in double: for each of
+ * npos positions p and lane l < 16, s[p][l] = sum over threads th of
+ * part[th * un + p * pstride + off + l] (0 for l >= nl) (conv_winograd.c). */
+void ps_wino_sum_parts(const float *part, int threads, int64_t un, int npos, int64_t pstride, int64_t off, int nl,
+                       double (*s)[16]);
+
 #endif
