@@ -217,7 +217,7 @@ int main(int argc, char **argv) {
         printf(",\"winograd_ms\":%.3f,\"winograd_eff_gflops\":%.2f,\"winograd_ratio\":%.3f,\"winograd_speedup\":%.2f,"
                "\"winograd_tile\":%d,\"winograd2_ms\":%.3f,\"winograd4_ms\":%.3f,\"f4_over_f2_speedup\":%.2f}",
                wms, flops / (wms * 1e6), flops / (wms * 1e6) / gemm_gflops, ms / wms,
-               ps_conv_wino_tile(&g, kdir == BWD_WEIGHT ? 2 : 0), w2ms, w4ms, w2ms / w4ms);
+               ps_conv_wino_tile(&g), w2ms, w4ms, w2ms / w4ms);
       else
         printf(",\"winograd_ms\":null}");
       fflush(stdout);

@@ -105,9 +105,8 @@ ps_status ps_conv_wino43_forward(const ps_conv_geom *g, const float *x, const fl
                                  bool accumulate);
 ps_status ps_conv_wino43_backward_weight(const ps_conv_geom *g, const float *x, const float *dy, float *dw,
                                          bool accumulate);
-/* Outputs per tile and axis (2 or 4) of g's Winograd forward (direction 0;
- * backward-data runs as a forward) or backward-weight (direction 2). */
-int ps_conv_wino_tile(const ps_conv_geom *g, int direction);
+/* Outputs per tile and axis (2 or 4) of g's Winograd convs, every direction. */
+int ps_conv_wino_tile(const ps_conv_geom *g);
 
 /* Which algorithm the fast path uses for the convs Winograd covers: env
  * PS_CONV_ALGO=gemm|winograd|winograd2|winograd4|auto (default auto: Winograd

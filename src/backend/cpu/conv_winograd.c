@@ -48,7 +48,6 @@ ps_conv_algo ps_conv_get_algo(void) {
 }
 
 bool ps_conv_use_winograd(const ps_conv_geom *g, int direction) {
-  (void)direction;
   const ps_conv_algo a = ps_conv_get_algo();
   if (a == PS_CONV_ALGO_GEMM || !ps_conv_wino_applicable(g)) return false;
   if (a != PS_CONV_ALGO_AUTO) return true;
@@ -527,7 +526,7 @@ void ps_wino_gemm_positions(int p0, int p1, int64_t K, int64_t C, int64_t nt, co
   for (int p = p0; p < p1; p++) gemm_pos(K, C, nt, u + p * C * K, v + p * vs, ldt, m + p * ms);
 }
 
-int ps_conv_wino_tile(const ps_conv_geom *g, int direction) {
+int ps_conv_wino_tile(const ps_conv_geom *g) {
   const ps_conv_algo a = ps_conv_get_algo();
   if (a == PS_CONV_ALGO_WINOGRAD2 || a == PS_CONV_ALGO_WINOGRAD4) return a == PS_CONV_ALGO_WINOGRAD4 ? 4 : 2;
   /* Measured one conv at a time (bench_conv --wino-only, batch 2, 1 thread;
@@ -535,7 +534,6 @@ int ps_conv_wino_tile(const ps_conv_geom *g, int direction) {
    * from 16^3 up in every direction, 0.57-0.74x at 8^3 (a row holds 2 tiles,
    * and the 216-position weight outweighs them), and at 12^3 between 0.75x
    * and 1.33x depending on the channels. */
-  (void)direction;
   const int64_t min_dim = g->in[0] < g->in[1] ? (g->in[0] < g->in[2] ? g->in[0] : g->in[2])
                                               : (g->in[1] < g->in[2] ? g->in[1] : g->in[2]);
   return min_dim >= 16 ? 4 : 2;
@@ -543,7 +541,7 @@ int ps_conv_wino_tile(const ps_conv_geom *g, int direction) {
 
 ps_status ps_conv_wino_forward(const ps_conv_geom *g, const float *x, const float *w, const float *b, float *y,
                                bool accumulate) {
-  if (ps_conv_wino_tile(g, 0) == 4) return ps_conv_wino43_forward(g, x, w, b, y, accumulate);
+  if (ps_conv_wino_tile(g) == 4) return ps_conv_wino43_forward(g, x, w, b, y, accumulate);
   const int64_t C = g->c, K = g->k;
   const wino_plan P = ps_wino_plan(g, C + K, 2);
   /* u [64][C][K] */
@@ -597,7 +595,7 @@ ps_status ps_conv_wino_backward_data(const ps_conv_geom *g, const float *dy, con
 
 ps_status ps_conv_wino_backward_weight(const ps_conv_geom *g, const float *x, const float *dy, float *dw,
                                        bool accumulate) {
-  if (ps_conv_wino_tile(g, 2) == 4) return ps_conv_wino43_backward_weight(g, x, dy, dw, accumulate);
+  if (ps_conv_wino_tile(g) == 4) return ps_conv_wino43_backward_weight(g, x, dy, dw, accumulate);
   const int64_t C = g->c, K = g->k;
   const wino_plan P = ps_wino_plan(g, C + K, 2);
   const int64_t TW = P.TW, un = 64 * K * C, vs = pos_stride(&P, C), ms = pos_stride(&P, K);
