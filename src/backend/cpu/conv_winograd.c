@@ -48,6 +48,7 @@ ps_conv_algo ps_conv_get_algo(void) {
 }
 
 bool ps_conv_use_winograd(const ps_conv_geom *g, int direction) {
+  (void)direction;
   const ps_conv_algo a = ps_conv_get_algo();
   if (a == PS_CONV_ALGO_GEMM || !ps_conv_wino_applicable(g)) return false;
   if (a != PS_CONV_ALGO_AUTO) return true;
