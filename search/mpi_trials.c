@@ -198,9 +198,38 @@ static bool driver_alive(void) {
   return now - g_driver_gone_since < 5;
 }
 
+/* A worker's message to rank 0. MPI_Send to a dead rank 0 spins forever in
+ * Open MPI (even under --enable-recovery), so the send is non-blocking and
+ * given up once the driver is judged gone; its buffer is then left to MPI,
+ * which may still read it, and the rank ends without MPI_Finalize. */
+static ps_status send_to_driver(const cJSON *j, int tag) {
+  char *s = cJSON_PrintUnformatted(j);
+  if (!s) return ps_error(PS_ERR_NOMEM, "out of memory");
+  MPI_Request rq;
+  if (MPI_Isend(s, (int)strlen(s) + 1, MPI_CHAR, 0, tag, MPI_COMM_WORLD, &rq) != MPI_SUCCESS) {
+    free(s);
+    return ps_error(PS_ERR_RUNTIME, "rank %d: MPI_Isend to rank 0 failed", g_rank);
+  }
+  for (;;) {
+    int done = 0;
+    if (MPI_Test(&rq, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) break;
+    if (done) {
+      free(s);
+      return PS_OK;
+    }
+    if (!driver_alive()) break;
+    struct timespec ts = {0, 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  g_skip_finalize = true;
+  return ps_error(PS_ERR_INTERRUPTED, "rank %d: rank 0 (the driver of %s) is gone; a re-run resumes the study", g_rank,
+                  g_driver_lock ? g_driver_lock : "its study");
+}
+
 typedef struct {
   int number;
   double every, last;
+  bool driver_gone;
 } beat;
 
 static bool heartbeat_tick(void *ud) {
@@ -210,10 +239,10 @@ static bool heartbeat_tick(void *ud) {
     b->last = now;
     cJSON *j = cJSON_CreateObject();
     cJSON_AddNumberToObject(j, "trial", b->number);
-    send_json(j, 0, TAG_HEARTBEAT);
+    b->driver_gone = send_to_driver(j, TAG_HEARTBEAT) == PS_ERR_INTERRUPTED;
     cJSON_Delete(j);
   }
-  return driver_alive();
+  return !b->driver_gone && driver_alive();
 }
 
 /* Run one assigned trial and send its end to rank 0. */
@@ -221,7 +250,7 @@ static ps_status work(cJSON *job) {
   const char *dir = ps_json_str(job, "dir", "");
   int number = ps_json_int(job, "trial", -1);
   double hb = ps_json_num(job, "heartbeat_timeout", 60);
-  beat b = {number, hb / 6 > 0.2 ? hb / 6 : 0.2, ps_now()};
+  beat b = {number, hb / 6 > 0.2 ? hb / 6 : 0.2, ps_now(), false};
   int ws = 0;
   bool timed_out = false;
   ps_status st = ps_trial_run_blocking(dir, ps_json_num(job, "trial_timeout", 0), heartbeat_tick, &b, &ws, &timed_out);
@@ -235,7 +264,7 @@ static ps_status work(cJSON *job) {
   cJSON *r = NULL;
   if (!timed_out && ps_path_exists(rp) && ps_json_read(rp, &r) == PS_OK) cJSON_AddItemToObject(res, "result", r);
   free(rp);
-  ps_status sst = send_json(res, 0, TAG_RESULT);
+  ps_status sst = send_to_driver(res, TAG_RESULT);
   cJSON_Delete(res);
   return sst;
 }
@@ -271,8 +300,8 @@ ps_status ps_mpi_worker_main(void) {
     ps_status rc = j && st.MPI_TAG == TAG_ASSIGN ? work(j) : PS_OK;
     cJSON_Delete(j);
     if (rc == PS_ERR_INTERRUPTED)
-      return ps_error(rc, "rank %d: rank 0 (the driver of %s) is gone; its trial was stopped; a re-run resumes the "
-                          "study", g_rank, g_driver_lock);
+      return ps_error(rc, "rank %d: rank 0 (the driver of %s) is gone; its trial was stopped or its result not "
+                          "delivered; a re-run resumes the study", g_rank, g_driver_lock);
     if (rc) return rc;
   }
 }

@@ -6,6 +6,7 @@
 #include "proxyseg/gumbel_nas.h"
 #include "proxyseg/train.h"
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -108,11 +109,20 @@ static void fail_result(const char *dir, ps_status st, const ps_train_result *re
   write_result(dir, "FAIL", NAN, res, reason);
 }
 
-/* Test hook for the kill -9 tests: with PS_TEST_HOLD_TRIAL=N, trial N stops
+/* Test hooks for the kill -9 tests. With PS_TEST_HOLD_TRIAL=N, trial N stops
  * before training, says so in TRIAL_DIR/held, and waits to be killed; a re-run
  * finds `held` and goes on. A kill then always lands mid-trial, however fast
- * the machine (the tests used to race the trial and skip when it won). */
+ * the machine (the tests used to race the trial and skip when it won). With
+ * PS_TEST_STOP_TRIAL=N, trial N writes TRIAL_DIR/stopped and stops itself
+ * (SIGSTOP): the test decides when it finishes, e.g. after its driver died. */
 static void test_hold(const char *dir, int number) {
+  const char *s = getenv("PS_TEST_STOP_TRIAL");
+  if (s && atoi(s) == number) {
+    char *p = ps_path_join(dir, "stopped");
+    ps_write_file_atomic(p, "stopped\n", 8);
+    free(p);
+    raise(SIGSTOP);
+  }
   const char *h = getenv("PS_TEST_HOLD_TRIAL");
   if (!h || atoi(h) != number) return;
   char *p = ps_path_join(dir, "held");

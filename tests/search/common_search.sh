@@ -24,12 +24,13 @@ for t in sorted(ends):
 PY
 }
 
-# wait_held DIR N: until trial N of DIR sits in the test hold (PS_TEST_HOLD_TRIAL)
+# wait_held DIR N [MARK]: until trial N of DIR sits in the test hold
+# (PS_TEST_HOLD_TRIAL; MARK "stopped" for PS_TEST_STOP_TRIAL)
 wait_held() {
   for i in $(seq 1 1200); do
-    [ -e "$1/trials/$(printf %04d "$2")/held" ] && return 0
+    [ -e "$1/trials/$(printf %04d "$2")/${3:-held}" ] && return 0
     sleep 0.1
   done
-  echo "FAIL: trial $2 of $1 never reached the hold point"
+  echo "FAIL: trial $2 of $1 never reached the ${3:-held} point"
   return 1
 }

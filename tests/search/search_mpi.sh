@@ -11,7 +11,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 command -v mpirun > /dev/null || { echo "SKIP: mpirun not found (apt-get install openmpi-bin libopenmpi-dev)"; exit 77; }
 rm -rf tmp_mpi; mkdir -p tmp_mpi; cd tmp_mpi
 # --enable-recovery: a dead worker rank must not take the job down with it
-mpi=(timeout 300 mpirun --oversubscribe --allow-run-as-root --enable-recovery)
+mpirun=(mpirun --oversubscribe --allow-run-as-root --enable-recovery)
+mpi=(timeout 300 "${mpirun[@]}")
 # the probe without --enable-recovery, which would hide a rank's exit code
 if ! probe=$(timeout 120 mpirun --oversubscribe --allow-run-as-root -n 2 "$exe" search --help 2>&1) ||
    echo "$probe" | grep -q "built without MPI"; then
@@ -67,15 +68,24 @@ PY
 digest lost | grep -v FAIL > lost.digest
 [ "$(wc -l < lost.digest)" -eq 5 ] || fail "lost: $(cat lost.digest)"
 
-# rank 0 killed mid-trial: a plain re-run (MPI again) resumes
-PS_TEST_HOLD_TRIAL=2 "${mpi[@]}" -n 3 "$exe" search "${args[@]}" --trials 6 --study r0 > /dev/null 2> r0.log &
+# rank 0 killed mid-trial: every worker rank ends (the one holding trial 2, and
+# the one whose trial 1 finishes only after rank 0 died and so has nobody to
+# send its result to: MPI_Send to a dead rank spins forever), and a plain
+# re-run (MPI again) resumes. mpirun's own timeout here only catches a hang.
+PS_TEST_HOLD_TRIAL=2 PS_TEST_STOP_TRIAL=1 timeout 120 "${mpirun[@]}" -n 3 "$exe" search "${args[@]}" --trials 6 \
+  --study r0 > /dev/null 2> r0.log &
 pid=$!
-wait_held r0 2 || { kill $pid; exit 1; }
+wait_held r0 2 && wait_held r0 1 stopped || { kill $pid; exit 1; }
 driver=$("$py" -c "import json; print(json.load(open('r0/driver.lock'))['pid'])")
 kill -9 $driver
-wait $pid 2>/dev/null || true
+# trial 1 ends 2 s after rank 0 died: the old blocking send then hung about
+# every other run (a send right away got through to the dead rank's socket)
+sleep 2
+pkill -CONT -f "trial-run --dir r0/trials/0001"
+rc=0; wait $pid 2>/dev/null || rc=$?
+[ $rc -eq 124 ] && { tail -5 r0.log; fail "worker ranks outlived rank 0 until mpirun's timeout"; }
 grep -q '"event":"end","trial":2' r0/journal.jsonl && fail "trial 2 ended although it was held"
 "${mpi[@]}" -n 3 "$exe" search "${args[@]}" --trials 6 --study r0 > /dev/null 2> r0b.log || { tail -20 r0b.log; fail "re-run after rank 0 died"; }
 digest r0 > r0.digest
 diff serial.digest r0.digest || fail "the resumed study differs from the serial run"
-echo "search_mpi: 5 passed, 0 failed"
+echo "search_mpi: 6 passed, 0 failed"
