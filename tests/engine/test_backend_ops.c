@@ -334,6 +334,12 @@ static void make_cases(void) {
     c.l[0].shape[3] = 9;
     c.l[0].shape[4] = 21;
     add(c);
+    /* backward-weight's own GEMM takes input channels in multiples of 16:
+     * 48 = 32 + 16 columns; 13 = 8 + 4 + 1 gradient rows */
+    c = conv_case("winograd 3^3 48->13 5x6x9 (weight GEMM tails)", 1, 48, 13, 5, 3, 1, 1, 1, 1, false, true);
+    c.l[0].shape[3] = 6;
+    c.l[0].shape[4] = 9;
+    add(c);
   }
   /* normalisation */
   {

@@ -510,6 +510,94 @@ static void gemm_pos(int64_t K, int64_t C, int64_t nt, const float *u, const flo
     for (int64_t t = 0; t < nt; t += 16) kern(1, 1, C, K, u + k0, v + t, ldt, m + k0 * ldt + t);
 }
 
+/* ---- the per-position GEMM of backward-weight: du [K, C] += m [K, ldt] v [C, ldt]^T over n16 columns ----
+ * The reduction runs over the columns (tiles), which both operands hold in
+ * lanes. OpenBLAS took 216 calls of K x C x 16..64 per block, mostly call
+ * and packing overhead (14 % of a 3/16/32^3 step). Here each position's v is
+ * transposed into vt [n16, C] (16 x 16 blocks in registers), and du is
+ * accumulated in registers as outer products of m's broadcast entries with
+ * vt's rows, the forward kern's shape. */
+#if defined(__AVX512F__)
+/* dst[j * ldd + i] = src[i * lds + j], i, j < 16 */
+static inline void transpose16(const float *src, int64_t lds, float *dst, int64_t ldd) {
+  __m512 r[16], t[16];
+  for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(src + i * lds);
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  /* s[4 g + j], 128-bit lane L: column 4 L + j of rows 4 g .. 4 g + 3 */
+  for (int g = 0; g < 16; g += 4) {
+    const __m512d a0 = _mm512_castps_pd(t[g]), a1 = _mm512_castps_pd(t[g + 1]), a2 = _mm512_castps_pd(t[g + 2]),
+                  a3 = _mm512_castps_pd(t[g + 3]);
+    r[g] = _mm512_castpd_ps(_mm512_unpacklo_pd(a0, a2));
+    r[g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a0, a2));
+    r[g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(a1, a3));
+    r[g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(a1, a3));
+  }
+  /* a 4 x 4 transpose of 128-bit lanes across r[j], r[4 + j], r[8 + j], r[12 + j] */
+  for (int j = 0; j < 4; j++) {
+    const __m512 a = _mm512_shuffle_f32x4(r[j], r[4 + j], 0x44), b = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0x44),
+                 c = _mm512_shuffle_f32x4(r[j], r[4 + j], 0xEE), d = _mm512_shuffle_f32x4(r[8 + j], r[12 + j], 0xEE);
+    _mm512_storeu_ps(dst + j * ldd, _mm512_shuffle_f32x4(a, b, 0x88));
+    _mm512_storeu_ps(dst + (4 + j) * ldd, _mm512_shuffle_f32x4(a, b, 0xDD));
+    _mm512_storeu_ps(dst + (8 + j) * ldd, _mm512_shuffle_f32x4(c, d, 0x88));
+    _mm512_storeu_ps(dst + (12 + j) * ldd, _mm512_shuffle_f32x4(c, d, 0xDD));
+  }
+}
+
+/* du [KB, 16 NV] (row stride C) += m [KB, n16] (row stride ldt) vt [n16, 16 NV] (row stride C) */
+static inline __attribute__((always_inline)) void wkern(const int KB, const int NV, int64_t n16, const float *m,
+                                                       int64_t ldt, const float *vt, int64_t C, float *du) {
+  v16 acc[8][2];
+  for (int i = 0; i < KB; i++)
+    for (int j = 0; j < NV; j++) acc[i][j] = ld16(du + i * C + 16 * j);
+  for (int64_t t = 0; t < n16; t++) {
+    v16 b[2];
+    for (int j = 0; j < NV; j++) b[j] = ld16(vt + t * C + 16 * j);
+    for (int i = 0; i < KB; i++)
+      for (int j = 0; j < NV; j++) acc[i][j] = fma16(m[i * ldt + t] - (v16){0}, b[j], acc[i][j]);
+  }
+  for (int i = 0; i < KB; i++)
+    for (int j = 0; j < NV; j++) st16(du + i * C + 16 * j, acc[i][j]);
+}
+
+static void wgemm_pos(int64_t K, int64_t C, int64_t n16, const float *m, int64_t ldt, const float *vt, float *du) {
+  int64_t k0 = 0;
+#define WROWS(KB)                                                                                    \
+  for (; k0 + (KB) <= K; k0 += (KB)) {                                                               \
+    int64_t c = 0;                                                                                   \
+    for (; c + 32 <= C; c += 32) wkern((KB), 2, n16, m + k0 * ldt, ldt, vt + c, C, du + k0 * C + c); \
+    for (; c < C; c += 16) wkern((KB), 1, n16, m + k0 * ldt, ldt, vt + c, C, du + k0 * C + c);      \
+  }
+  WROWS(8)
+  WROWS(4)
+  WROWS(1)
+#undef WROWS
+}
+#endif
+
+int64_t ps_wino_weight_scratch(int64_t C, int64_t ldt) { return C * ldt; }
+
+void ps_wino_gemm_weight_positions(int npos, int64_t K, int64_t C, int64_t nt, const float *m, int64_t ms,
+                                   const float *v, int64_t vs, int64_t ldt, float *du, float *vt) {
+#if defined(__AVX512F__)
+  if (C % 16 == 0) {
+    const int64_t n16 = cols16(nt); /* the columns past nt are 0 in v and m */
+    for (int p = 0; p < npos; p++) {
+      for (int64_t c = 0; c < C; c += 16)
+        for (int64_t t = 0; t < n16; t += 16) transpose16(v + p * vs + c * ldt + t, ldt, vt + t * C + c, C);
+      wgemm_pos(K, C, n16, m + p * ms, ldt, vt, du + p * K * C);
+    }
+    return;
+  }
+#endif
+  (void)vt;
+  for (int p = 0; p < npos; p++)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)K, (int)C, (int)nt, 1.0f, m + p * ms, (int)ldt,
+                v + p * vs, (int)ldt, 1.0f, du + p * K * C, (int)C);
+}
+
 void ps_wino_sum_parts(const float *part, int threads, int64_t un, int npos, int64_t pstride, int64_t off, int nl,
                        double (*s)[16]) {
   for (int p = 0; p < npos; p++) {
@@ -604,7 +692,7 @@ ps_status ps_conv_wino_backward_weight(const ps_conv_geom *g, const float *x, co
   float *part = calloc((size_t)(P.threads * un), sizeof(float));
   if (!part) return ps_error(PS_ERR_NOMEM, "conv_winograd.c: out of memory for the weight-gradient parts");
   ps_conv_thread_bufs_init();
-  const size_t need = (size_t)(64 * (vs + ms) + tmp_elems(&P));
+  const size_t need = (size_t)(64 * (vs + ms) + tmp_elems(&P) + ps_wino_weight_scratch(C, P.ldt));
   int failed = 0;
 #pragma omp parallel num_threads(P.threads) reduction(| : failed)
   {
@@ -619,9 +707,7 @@ ps_status ps_conv_wino_backward_weight(const ps_conv_geom *g, const float *x, co
       const int64_t r0 = blk * P.rb, r1 = r0 + P.rb < P.rows ? r0 + P.rb : P.rows, nt = (r1 - r0) * TW;
       input_block(x, C, &P, r0, r1, tmp, v);
       grad_block(dy, K, &P, r0, r1, tmp, m);
-      for (int p = 0; p < 64; p++) /* OpenBLAS beat a 4x4 dot-product kernel here (2x at 128 channels) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)K, (int)C, (int)nt, 1.0f, m + p * ms, (int)P.ldt,
-                    v + p * vs, (int)P.ldt, 1.0f, du + p * K * C, (int)C);
+      ps_wino_gemm_weight_positions(64, K, C, nt, m, ms, v, vs, P.ldt, du, tmp + tmp_elems(&P));
     }
   }
   if (!failed) {

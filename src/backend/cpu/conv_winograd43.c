@@ -510,7 +510,7 @@ ps_status ps_conv_wino43_backward_weight(const ps_conv_geom *g, const float *x, 
   float *part = calloc((size_t)(P.threads * un), sizeof(float));
   if (!part) return ps_error(PS_ERR_NOMEM, "conv_winograd43.c: out of memory for the weight-gradient parts");
   ps_conv_thread_bufs_init();
-  const size_t need = (size_t)(NPOS * (vs + ms) + tmp_elems(&P));
+  const size_t need = (size_t)(NPOS * (vs + ms) + tmp_elems(&P) + ps_wino_weight_scratch(C, P.ldt));
   int failed = 0;
 #pragma omp parallel num_threads(P.threads) reduction(| : failed)
   {
@@ -525,9 +525,7 @@ ps_status ps_conv_wino43_backward_weight(const ps_conv_geom *g, const float *x, 
       const int64_t r0 = blk * P.rb, r1 = r0 + P.rb < P.rows ? r0 + P.rb : P.rows, nt = (r1 - r0) * P.TW;
       input_block(x, C, &P, r0, r1, tmp, v);
       grad_block(dy, K, &P, r0, r1, tmp, m);
-      for (int p = 0; p < NPOS; p++)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)K, (int)C, (int)nt, 1.0f, m + p * ms, (int)P.ldt,
-                    v + p * vs, (int)P.ldt, 1.0f, du + p * K * C, (int)C);
+      ps_wino_gemm_weight_positions(NPOS, K, C, nt, m, ms, v, vs, P.ldt, du, tmp + tmp_elems(&P));
     }
   }
   if (!failed) {

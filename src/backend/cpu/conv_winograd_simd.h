@@ -96,6 +96,13 @@ wino_plan ps_wino_plan(const ps_conv_geom *g, int64_t chans, int tile);
 void ps_wino_gemm_positions(int p0, int p1, int64_t K, int64_t C, int64_t nt, const float *u, const float *v,
                             int64_t vs, int64_t ldt, float *m, int64_t ms);
 
+/* Backward-weight's GEMM for each of npos positions p: du[p * K * C + k * C + c] += sum over t < nt of
+ * m[p * ms + k * ldt + t] v[p * vs + c * ldt + t]; the columns from nt up to the next multiple of 16
+ * must be 0 in m and v. vt: ps_wino_weight_scratch(C, ldt) floats of scratch (conv_winograd.c). */
+int64_t ps_wino_weight_scratch(int64_t C, int64_t ldt);
+void ps_wino_gemm_weight_positions(int npos, int64_t K, int64_t C, int64_t nt, const float *m, int64_t ms,
+                                   const float *v, int64_t vs, int64_t ldt, float *du, float *vt);
+
 /* The backward-weight's per-thread float parts, summed in double: for each of
  * npos positions p and lane l < 16, s[p][l] = sum over threads th of
  * part[th * un + p * pstride + off + l] (0 for l >= nl) (conv_winograd.c). */
