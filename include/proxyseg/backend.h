@@ -172,11 +172,18 @@ struct ps_backend {
   /* y = act((x - mean) * rstd * gamma + beta); gamma, beta [C] or NULL */
   ps_status (*norm_apply)(ps_backend *be, const ps_norm_geom *g, const float *x, const float *mean, const float *rstd,
                           const float *gamma, const float *beta, float *y);
-  /* Through the activation (when g->act != NONE: dy is gated by y, the fused
-   * op's output) and the norm. batch_stats=false: eval-mode batch norm, stats
-   * are constants (dx = gamma * rstd * dy). dx, dgamma, dbeta may be NULL. */
+  /* norm_stats (no var_out) then norm_apply in one call, so that a backend
+   * may take each group's statistics and output while its plane is in cache.
+   * Optional: NULL, and the tape calls the two. */
+  ps_status (*norm_forward)(ps_backend *be, const ps_norm_geom *g, const float *x, float eps, const float *gamma,
+                            const float *beta, float *mean, float *rstd, float *y);
+  /* Through the activation (when g->act != NONE: dy is gated by the sign of
+   * the pre-activation, which a backend may read from y, the fused op's
+   * output, or recompute from x, gamma and beta as norm_apply did) and the
+   * norm. batch_stats=false: eval-mode batch norm, stats are constants
+   * (dx = gamma * rstd * dy). dx, dgamma, dbeta may be NULL. */
   ps_status (*norm_backward)(ps_backend *be, const ps_norm_geom *g, const float *x, const float *mean,
-                             const float *rstd, const float *gamma, const float *y, const float *dy,
+                             const float *rstd, const float *gamma, const float *beta, const float *y, const float *dy,
                              bool batch_stats, float *dx, bool dx_acc, float *dgamma, bool dgamma_acc, float *dbeta,
                              bool dbeta_acc);
   /* running = (1 - m) running + m stat, var unbiased over `count` values; all [C] */

@@ -23,7 +23,7 @@ static ps_status norm_backward(ps_tape *t, ps_node *n) {
   PS_TRY(ps_op_grad(t, gamma, &gg, &fg));
   PS_TRY(ps_op_grad(t, beta, &gb, &fb));
   return be->norm_backward(be, &c->g, x->data, c->mean, c->rstd, gamma ? gamma->data : NULL,
-                           c->g.act != PS_ACT_NONE ? n->out->data : NULL, n->out->grad, c->batch_stats, gx, !fx, gg,
+                           beta ? beta->data : NULL, c->g.act != PS_ACT_NONE ? n->out->data : NULL, n->out->grad, c->batch_stats, gx, !fx, gg,
                            !fg, gb, !fb);
 }
 
@@ -40,13 +40,18 @@ static bool check_affine(const char *op, const ps_tensor *x, const ps_tensor *ga
   return true;
 }
 
+/* y = the norm of x with c's statistics; fused_eps: the statistics are still
+ * to be taken, by the backend's norm_forward together with y */
 static ps_tensor *norm_finish(ps_tape *t, const char *op, norm_ctx *c, ps_tensor *x, ps_tensor *gamma, ps_tensor *beta,
-                              double t0) {
+                              double t0, const float *fused_eps) {
   ps_backend *be = ps_tape_backend(t);
   ps_tensor *y = ps_tape_tensor_like(t, x);
   if (!y) return NULL;
-  PS_TRY_NULL(be->norm_apply(be, &c->g, x->data, c->mean, c->rstd, gamma ? gamma->data : NULL,
-                             beta ? beta->data : NULL, y->data));
+  const float *gd = gamma ? gamma->data : NULL, *bd = beta ? beta->data : NULL;
+  if (fused_eps)
+    PS_TRY_NULL(be->norm_forward(be, &c->g, x->data, *fused_eps, gd, bd, c->mean, c->rstd, y->data));
+  else
+    PS_TRY_NULL(be->norm_apply(be, &c->g, x->data, c->mean, c->rstd, gd, bd, y->data));
   ps_tape_prof_end(t, PS_OPK_NORM, t0);
   ps_tensor *in[3] = {x, gamma, beta};
   PS_OP_RECORD(t, op, PS_OPK_NORM, norm_backward, y, 3, in, c);
@@ -84,8 +89,10 @@ ps_tensor *ps_instance_norm_act(ps_tape *t, ps_tensor *x, ps_tensor *gamma, ps_t
   norm_ctx *c = norm_ctx_new(t, g, N * C, true);
   if (!c) return NULL;
   const double t0 = ps_tape_prof_begin(t);
+  const char *op = act == PS_ACT_NONE ? "instance_norm" : "instance_norm_act";
+  if (be->norm_forward) return norm_finish(t, op, c, x, gamma, beta, t0, &eps);
   PS_TRY_NULL(be->norm_stats(be, &c->g, x->data, eps, c->mean, c->rstd, NULL));
-  return norm_finish(t, act == PS_ACT_NONE ? "instance_norm" : "instance_norm_act", c, x, gamma, beta, t0);
+  return norm_finish(t, op, c, x, gamma, beta, t0, NULL);
 }
 
 ps_tensor *ps_instance_norm(ps_tape *t, ps_tensor *x, ps_tensor *gamma, ps_tensor *beta, float eps) {
@@ -118,5 +125,5 @@ ps_tensor *ps_batch_norm(ps_tape *t, ps_tensor *x, ps_tensor *gamma, ps_tensor *
   } else {
     PS_TRY_NULL(be->bn_eval_stats(be, C, running_mean, running_var, eps, c->mean, c->rstd));
   }
-  return norm_finish(t, "batch_norm", c, x, gamma, beta, t0);
+  return norm_finish(t, "batch_norm", c, x, gamma, beta, t0, NULL);
 }

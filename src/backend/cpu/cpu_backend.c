@@ -365,6 +365,7 @@ static void cpu_init(void) {
   b->act_backward = c_act_backward;
   b->norm_stats = ps_cpu_norm_stats;
   b->norm_apply = ps_cpu_norm_apply;
+  b->norm_forward = ps_cpu_norm_forward;
   b->norm_backward = ps_cpu_norm_backward;
   b->bn_running_update = ps_ref_bn_running_update;
   b->bn_eval_stats = ps_ref_bn_eval_stats;

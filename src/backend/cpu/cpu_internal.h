@@ -59,10 +59,13 @@ static inline void ps_sum_dev_f32(const float *x, int64_t n, float shift, double
 /* cpu_norm_loss.c */
 ps_status ps_cpu_norm_stats(ps_backend *be, const ps_norm_geom *g, const float *x, float eps, float *mean, float *rstd,
                             float *var_out);
+ps_status ps_cpu_norm_forward(ps_backend *be, const ps_norm_geom *g, const float *x, float eps, const float *gamma,
+                              const float *beta, float *mean, float *rstd, float *y);
 ps_status ps_cpu_norm_apply(ps_backend *be, const ps_norm_geom *g, const float *x, const float *mean,
                             const float *rstd, const float *gamma, const float *beta, float *y);
 ps_status ps_cpu_norm_backward(ps_backend *be, const ps_norm_geom *g, const float *x, const float *mean,
-                               const float *rstd, const float *gamma, const float *y, const float *dy, bool batch_stats,
+                               const float *rstd, const float *gamma, const float *beta, const float *y, const float *dy,
+                               bool batch_stats,
                                float *dx, bool dx_acc, float *dgamma, bool dgamma_acc, float *dbeta, bool dbeta_acc);
 size_t ps_cpu_loss_workspace_bytes(ps_backend *be, const ps_loss_geom *g);
 ps_status ps_cpu_loss_forward(ps_backend *be, const ps_loss_geom *g, const float *logits, const uint8_t *labels,

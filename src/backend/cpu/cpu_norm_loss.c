@@ -4,6 +4,7 @@
  * Reductions use float partials over short runs folded into double, and a
  * fixed order, so results do not depend on the thread count. */
 #include "backend/cpu/cpu_internal.h"
+#include "backend/cpu/cpu_vmath.h"
 #include <math.h>
 #include <string.h>
 
@@ -18,33 +19,55 @@ static groups_t groups_of(const ps_norm_geom *g) {
 static inline int64_t gbase(const groups_t *q, int64_t g) { return g * q->S; }
 static inline int64_t gchan(const groups_t *q, int64_t g) { return q->per_sample ? g % q->C : g; }
 
+/* mean, rstd (and the biased variance) of group gi */
+static void group_stats(const groups_t *q, const float *x, int64_t gi, float eps, float *mean, float *rstd,
+                        float *var_out) {
+  const int64_t base = gbase(q, gi);
+  const float shift = x[base]; /* against cancellation in s2/n - mean^2 */
+  double s1 = 0, s2 = 0;
+  for (int64_t k = 0; k < q->nseg; k++) {
+    const float *xs = x + base + k * q->seg_stride;
+    for (int64_t s0 = 0; s0 < q->S; s0 += 1024) {
+      const int64_t e = s0 + 1024 < q->S ? s0 + 1024 : q->S;
+      double a, b;
+      ps_sum_dev_f32(xs + s0, e - s0, shift, &a, &b);
+      s1 += a;
+      s2 += b;
+    }
+  }
+  const double cnt = (double)(q->nseg * q->S), md = s1 / cnt;
+  double var = s2 / cnt - md * md;
+  if (var < 0) var = 0;
+  mean[gi] = (float)(shift + md);
+  rstd[gi] = (float)(1.0 / sqrt(var + eps));
+  if (var_out) var_out[gi] = (float)var;
+}
+
+/* y = act(x sc + sh) over group gi (the backward recomputes x sc + sh the same way) */
+static void group_apply(const groups_t *q, const ps_norm_geom *g, const float *x, int64_t gi, const float *mean,
+                        const float *rstd, const float *gamma, const float *beta, float *y) {
+  const int64_t base = gbase(q, gi), ch = gchan(q, gi);
+  const float slope = g->act == PS_ACT_LEAKY_RELU ? g->slope : 0.0f;
+  const bool act = g->act != PS_ACT_NONE;
+  const float sc = rstd[gi] * (gamma ? gamma[ch] : 1.0f);
+  const float sh = (beta ? beta[ch] : 0.0f) - mean[gi] * sc;
+  for (int64_t k = 0; k < q->nseg; k++) {
+    const float *xs = x + base + k * q->seg_stride;
+    float *ys = y + base + k * q->seg_stride;
+    if (act)
+      for (int64_t s = 0; s < q->S; s++) { const float v = xs[s] * sc + sh; ys[s] = v > 0 ? v : slope * v; }
+    else
+      for (int64_t s = 0; s < q->S; s++) ys[s] = xs[s] * sc + sh;
+  }
+}
+
 ps_status ps_cpu_norm_stats(ps_backend *be, const ps_norm_geom *g, const float *x, float eps, float *mean, float *rstd,
                             float *var_out) {
   UNUSED(be);
   const groups_t q = groups_of(g);
   const int64_t numel = g->N * g->C * g->S;
 #pragma omp parallel for if (numel > PS_OMP_MIN) schedule(static)
-  for (int64_t gi = 0; gi < q.G; gi++) {
-    const int64_t base = gbase(&q, gi);
-    const float shift = x[base]; /* against cancellation in s2/n - mean^2 */
-    double s1 = 0, s2 = 0;
-    for (int64_t k = 0; k < q.nseg; k++) {
-      const float *xs = x + base + k * q.seg_stride;
-      for (int64_t s0 = 0; s0 < q.S; s0 += 1024) {
-        const int64_t e = s0 + 1024 < q.S ? s0 + 1024 : q.S;
-        double a, b;
-        ps_sum_dev_f32(xs + s0, e - s0, shift, &a, &b);
-        s1 += a;
-        s2 += b;
-      }
-    }
-    const double cnt = (double)(q.nseg * q.S), md = s1 / cnt;
-    double var = s2 / cnt - md * md;
-    if (var < 0) var = 0;
-    mean[gi] = (float)(shift + md);
-    rstd[gi] = (float)(1.0 / sqrt(var + eps));
-    if (var_out) var_out[gi] = (float)var;
-  }
+  for (int64_t gi = 0; gi < q.G; gi++) group_stats(&q, x, gi, eps, mean, rstd, var_out);
   return PS_OK;
 }
 
@@ -53,45 +76,51 @@ ps_status ps_cpu_norm_apply(ps_backend *be, const ps_norm_geom *g, const float *
   UNUSED(be);
   const groups_t q = groups_of(g);
   const int64_t numel = g->N * g->C * g->S;
-  const float slope = g->act == PS_ACT_LEAKY_RELU ? g->slope : 0.0f;
-  const bool act = g->act != PS_ACT_NONE;
+#pragma omp parallel for if (numel > PS_OMP_MIN) schedule(static)
+  for (int64_t gi = 0; gi < q.G; gi++) group_apply(&q, g, x, gi, mean, rstd, gamma, beta, y);
+  return PS_OK;
+}
+
+/* Both, group by group: the apply then reads a plane that the statistics
+ * just brought into cache, instead of the whole tensor from memory again. */
+ps_status ps_cpu_norm_forward(ps_backend *be, const ps_norm_geom *g, const float *x, float eps, const float *gamma,
+                              const float *beta, float *mean, float *rstd, float *y) {
+  UNUSED(be);
+  const groups_t q = groups_of(g);
+  const int64_t numel = g->N * g->C * g->S;
 #pragma omp parallel for if (numel > PS_OMP_MIN) schedule(static)
   for (int64_t gi = 0; gi < q.G; gi++) {
-    const int64_t base = gbase(&q, gi), ch = gchan(&q, gi);
-    const float sc = rstd[gi] * (gamma ? gamma[ch] : 1.0f);
-    const float sh = (beta ? beta[ch] : 0.0f) - mean[gi] * sc;
-    for (int64_t k = 0; k < q.nseg; k++) {
-      const float *xs = x + base + k * q.seg_stride;
-      float *ys = y + base + k * q.seg_stride;
-      if (act)
-        for (int64_t s = 0; s < q.S; s++) { const float v = xs[s] * sc + sh; ys[s] = v > 0 ? v : slope * v; }
-      else
-        for (int64_t s = 0; s < q.S; s++) ys[s] = xs[s] * sc + sh;
-    }
+    group_stats(&q, x, gi, eps, mean, rstd, NULL);
+    group_apply(&q, g, x, gi, mean, rstd, gamma, beta, y);
   }
   return PS_OK;
 }
 
-/* *sd = sum dz, *sdx = sum dz (x - m) over n voxels, dz = dy gated by the fused
- * activation (y > 0 ? dy : slope dy) when y is given; 16 partial sums (cpu_internal.h). */
-static void dz_sums(const float *x, const float *dy, const float *y, int64_t n, float m, float slope, double *sd,
-                    double *sdx) {
+/* The gradient at the norm's output, dz: dy gated by the fused activation,
+ * whose sign is that of the pre-activation v = x sc + sh, recomputed from x
+ * exactly as ps_cpu_norm_apply computed it (the same float multiply and add),
+ * so that y, a third stream of the plane, is never read. */
+typedef struct { bool act; float slope, sc, sh; } gate_t;
+
+/* *sd = sum dz, *sdx = sum dz (x - m) over n voxels; 16 partial sums (cpu_internal.h). */
+static void dz_sums(const float *x, const float *dy, int64_t n, float m, gate_t q, double *sd, double *sdx) {
+  typedef int32_t i16v __attribute__((vector_size(64)));
   ps_f16v a = {0}, b = {0};
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
+    const ps_f16v xv = ps_ld16v(x + i);
     ps_f16v dz = ps_ld16v(dy + i);
-    if (y) { /* lanes where y <= 0 scale by slope (bit select: C has no vector ?:) */
-      typedef int32_t i16v __attribute__((vector_size(64)));
-      const i16v pos = ps_ld16v(y + i) > 0;
-      const ps_f16v sl = dz * slope;
+    if (q.act) { /* lanes where v <= 0 scale by slope (bit select: C has no vector ?:) */
+      const i16v pos = xv * q.sc + q.sh > 0;
+      const ps_f16v sl = dz * q.slope;
       dz = (ps_f16v)(((i16v)dz & pos) | ((i16v)sl & ~pos));
     }
     a += dz;
-    b += dz * (ps_ld16v(x + i) - m);
+    b += dz * (xv - m);
   }
   float ta = 0, tb = 0, fa, fb;
   for (; i < n; i++) {
-    const float dz = y && !(y[i] > 0) ? slope * dy[i] : dy[i];
+    const float dz = q.act && !(x[i] * q.sc + q.sh > 0) ? q.slope * dy[i] : dy[i];
     ta += dz;
     tb += dz * (x[i] - m);
   }
@@ -102,9 +131,11 @@ static void dz_sums(const float *x, const float *dy, const float *y, int64_t n, 
 }
 
 ps_status ps_cpu_norm_backward(ps_backend *be, const ps_norm_geom *g, const float *x, const float *mean,
-                               const float *rstd, const float *gamma, const float *y, const float *dy, bool batch_stats,
-                               float *dx, bool dx_acc, float *dgamma, bool dgamma_acc, float *dbeta, bool dbeta_acc) {
+                               const float *rstd, const float *gamma, const float *beta, const float *y,
+                               const float *dy, bool batch_stats, float *dx, bool dx_acc, float *dgamma,
+                               bool dgamma_acc, float *dbeta, bool dbeta_acc) {
   UNUSED(be);
+  UNUSED(y);
   const groups_t q = groups_of(g);
   const int64_t numel = g->N * g->C * g->S;
   const bool act = g->act != PS_ACT_NONE;
@@ -117,26 +148,27 @@ ps_status ps_cpu_norm_backward(ps_backend *be, const ps_norm_geom *g, const floa
     if (dgamma && !dgamma_acc) memset(dgamma, 0, (size_t)q.C * sizeof(float));
     if (dbeta && !dbeta_acc) memset(dbeta, 0, (size_t)q.C * sizeof(float));
   }
-#define DZ(s) (act ? (ys[s] > 0 ? ds[s] : slope * ds[s]) : ds[s])
 #pragma omp parallel for if (numel > PS_OMP_MIN) schedule(static)
   for (int64_t gi = 0; gi < q.G; gi++) {
-    const int64_t base = gbase(&q, gi);
+    const int64_t base = gbase(&q, gi), ch = gchan(&q, gi);
     const float m = mean[gi], r = rstd[gi];
+    /* sc and sh as ps_cpu_norm_apply computes them */
+    const float sc = r * (gamma ? gamma[ch] : 1.0f), sh = (beta ? beta[ch] : 0.0f) - m * sc;
+    const gate_t gt = {act, slope, sc, sh};
     double sd = 0, sdx = 0;
     for (int64_t k = 0; k < q.nseg; k++) {
       const int64_t o = base + k * q.seg_stride;
-      const float *xs = x + o, *ds = dy + o, *ys = y ? y + o : NULL;
+      const float *xs = x + o, *ds = dy + o;
       for (int64_t s0 = 0; s0 < q.S; s0 += 1024) {
         const int64_t e = s0 + 1024 < q.S ? s0 + 1024 : q.S;
         double a, b;
-        dz_sums(xs + s0, ds + s0, act ? ys + s0 : NULL, e - s0, m, slope, &a, &b);
+        dz_sums(xs + s0, ds + s0, e - s0, m, gt, &a, &b);
         sd += a;
         sdx += b * r;
       }
     }
     if (sums) { sums[2 * gi] = sd; sums[2 * gi + 1] = sdx; }
     else {
-      const int64_t ch = gchan(&q, gi);
 #pragma omp critical(ps_norm_param_sums)
       {
         if (dbeta) dbeta[ch] += (float)sd;
@@ -144,20 +176,21 @@ ps_status ps_cpu_norm_backward(ps_backend *be, const ps_norm_geom *g, const floa
       }
     }
     if (!dx) continue;
-    const float k1 = (gamma ? gamma[gchan(&q, gi)] : 1.0f) * r;
+    const float k1 = (gamma ? gamma[ch] : 1.0f) * r;
     /* training: dx = gamma*rstd*(dz - mean(dz) - xhat*mean(dz*xhat)); eval: gamma*rstd*dz */
     const float md = batch_stats ? (float)(sd / cnt) : 0.0f, mdx = batch_stats ? (float)(sdx / cnt) : 0.0f;
+#define DZ(s) (act && !(xs[s] * sc + sh > 0) ? slope * ds[s] : ds[s])
     for (int64_t k = 0; k < q.nseg; k++) {
       const int64_t o = base + k * q.seg_stride;
-      const float *xs = x + o, *ds = dy + o, *ys = y ? y + o : NULL;
+      const float *xs = x + o, *ds = dy + o;
       float *gs = dx + o;
       if (!dx_acc)
         for (int64_t s = 0; s < q.S; s++) gs[s] = k1 * (DZ(s) - md - (xs[s] - m) * r * mdx);
       else
         for (int64_t s = 0; s < q.S; s++) gs[s] += k1 * (DZ(s) - md - (xs[s] - m) * r * mdx);
     }
-  }
 #undef DZ
+  }
   if (sums)
     for (int64_t ch = 0; ch < q.C; ch++) {
       double a = 0, b = 0;
@@ -201,6 +234,52 @@ size_t ps_cpu_loss_workspace_bytes(ps_backend *be, const ps_loss_geom *g) {
 
 static inline float cweight(const ps_loss_geom *g, int lab) { return g->class_weights ? g->class_weights[lab] : 1.0f; }
 
+/* Per-block voxel masks: lf[s] = label as float, vf[s] = 1 unless ignored */
+static void label_rows(const uint8_t *lab, int64_t len, int ign, float *lf, float *vf) {
+  for (int64_t s = 0; s < len; s++) {
+    lf[s] = (float)lab[s];
+    vf[s] = (int)lab[s] == ign ? 0.0f : 1.0f;
+  }
+}
+
+/* e[s] = exp(x[s] - sub[s]) */
+static void exp_row(const float *x, const float *sub, int64_t len, float *e) {
+  for (int64_t s = 0; s < len; s++) e[s] = x[s] - sub[s];
+  ps_vexp_inplace(e, len);
+}
+
+/* Soft-Dice sums of class k over a block: I = sum p [lab = k], P = sum p, G =
+ * sum [lab = k], all over unignored voxels; p[s] = pr[s] * scale[s] (scale
+ * NULL: 1); 16 partial sums as in cpu_internal.h. */
+static void dice_sums(const float *pr, const float *scale, const float *lf, const float *vf, int64_t len, float k,
+                      float *I, float *P, float *G) {
+  ps_f16v vi = {0}, vp = {0}, vg = {0};
+  int64_t s = 0;
+  for (; s + 16 <= len; s += 16) {
+    const ps_f16v v = ps_ld16v(vf + s);
+    ps_f16v p = ps_ld16v(pr + s);
+    if (scale) p *= ps_ld16v(scale + s);
+    p *= v;
+    const ps_f16v is = ps_vsel(ps_ld16v(lf + s) == k, v, (ps_f16v){0});
+    vi += p * is;
+    vp += p;
+    vg += is;
+  }
+  float ti = 0, tp = 0, tg = 0, fi, fp, fg;
+  for (; s < len; s++) {
+    const float p = (scale ? pr[s] * scale[s] : pr[s]) * vf[s], is = lf[s] == k ? vf[s] : 0.0f;
+    ti += p * is;
+    tp += p;
+    tg += is;
+  }
+  PS_FOLD16(vi, fi);
+  PS_FOLD16(vp, fp);
+  PS_FOLD16(vg, fg);
+  *I = fi + ti;
+  *P = fp + tp;
+  *G = fg + tg;
+}
+
 ps_status ps_cpu_loss_forward(ps_backend *be, const ps_loss_geom *g, const float *logits, const uint8_t *labels,
                               float *loss, void *workspace) {
   UNUSED(be);
@@ -218,20 +297,24 @@ ps_status ps_cpu_loss_forward(ps_backend *be, const ps_loss_geom *g, const float
       const float *xb = logits + i * C * S + s0;
       const uint8_t *lab = labels + i * S + s0;
       double *pa = w.part + (i * nb + bl) * stride;
-      float m[LB], se[LB];
+      float m[LB], se[LB], lf[LB], vf[LB], tmp[LB];
       float *lse = w.lse + i * S + s0;
-      for (int64_t s = 0; s < len; s++) { m[s] = -INFINITY; se[s] = 0; }
-      for (int64_t k = 0; k < C; k++)
+      label_rows(lab, len, ign, lf, vf);
+      for (int64_t s = 0; s < len; s++) m[s] = xb[s];
+      for (int64_t k = 1; k < C; k++)
         for (int64_t s = 0; s < len; s++) m[s] = xb[k * S + s] > m[s] ? xb[k * S + s] : m[s];
+      /* keep: the block's exp(x - m) rows stay for the Dice sums */
       float pb[C <= PB_C ? C * LB : 1];
       const bool keep = dice && C <= PB_C;
-      for (int64_t k = 0; k < C; k++)
-        for (int64_t s = 0; s < len; s++) {
-          const float e = expf(xb[k * S + s] - m[s]);
-          if (keep) pb[k * LB + s] = e;
-          se[s] += e;
-        }
-      for (int64_t s = 0; s < len; s++) lse[s] = m[s] + logf(se[s]);
+      for (int64_t s = 0; s < len; s++) se[s] = 0;
+      for (int64_t k = 0; k < C; k++) {
+        float *e = keep ? pb + k * LB : tmp;
+        exp_row(xb + k * S, m, len, e);
+        for (int64_t s = 0; s < len; s++) se[s] += e[s];
+      }
+      memcpy(lse, se, (size_t)len * sizeof(float));
+      ps_vlog_inplace(lse, len);
+      for (int64_t s = 0; s < len; s++) lse[s] += m[s];
       if (keep) /* exp(x - m) / sum = softmax */
         for (int64_t s = 0; s < len; s++) se[s] = 1.0f / se[s];
       double ce = 0, ws = 0;
@@ -246,13 +329,11 @@ ps_status ps_cpu_loss_forward(ps_backend *be, const ps_loss_geom *g, const float
       for (int64_t k = 0; k < C; k++) {
         float I = 0, P = 0, G = 0;
         if (dice && k >= c0) {
-          const float *xk = xb + k * S;
-          for (int64_t s = 0; s < len; s++) {
-            if ((int)lab[s] == ign) continue;
-            const float pr = keep ? pb[k * LB + s] * se[s] : expf(xk[s] - lse[s]), is = lab[s] == k ? 1.0f : 0.0f;
-            I += pr * is;
-            P += pr;
-            G += is;
+          if (keep)
+            dice_sums(pb + k * LB, se, lf, vf, len, (float)k, &I, &P, &G);
+          else {
+            exp_row(xb + k * S, lse, len, tmp);
+            dice_sums(tmp, NULL, lf, vf, len, (float)k, &I, &P, &G);
           }
         }
         pa[2 + 3 * k] = I;
@@ -310,30 +391,31 @@ ps_status ps_cpu_loss_backward(ps_backend *be, const ps_loss_geom *g, const floa
       const uint8_t *lab = labels + i * S + s0;
       float *gb = dx + i * C * S + s0;
       const float *A = w.A + (g->dice_batch ? 0 : i) * C, *B = w.B + (g->dice_batch ? 0 : i) * C;
-      float dot[LB], cew[LB];
+      float dot[LB], cew[LB], lf[LB], vf[LB], tmp[LB];
+      label_rows(lab, len, ign, lf, vf);
       for (int64_t s = 0; s < len; s++) {
         dot[s] = 0;
-        cew[s] = (int)lab[s] == ign ? 0.0f : ce_scale * cweight(g, lab[s]);
+        cew[s] = vf[s] * ce_scale * cweight(g, lab[s] == ign ? 0 : lab[s]);
       }
+      /* keep: the block's probabilities stay between the two passes */
       float pb[C <= PB_C ? C * LB : 1];
       const bool keep = dice && C <= PB_C;
       if (dice) /* sum_k p_k dL/dp_k per voxel */
         for (int64_t k = 0; k < C; k++) {
-          const float *xk = xb + k * S;
-          for (int64_t s = 0; s < len; s++) {
-            float p = expf(xk[s] - lse[s]);
-            if (keep) pb[k * LB + s] = p;
-            dot[s] += p * (A[k] * (lab[s] == k) + B[k]);
-          }
+          float *p = keep ? pb + k * LB : tmp;
+          exp_row(xb + k * S, lse, len, p);
+          const float a = A[k], bk = B[k], kf = (float)k;
+          for (int64_t s = 0; s < len; s++) dot[s] += p[s] * (lf[s] == kf ? a + bk : bk);
         }
       for (int64_t k = 0; k < C; k++) {
-        const float *xk = xb + k * S;
+        const float *p = keep ? pb + k * LB : tmp;
+        if (!keep) exp_row(xb + k * S, lse, len, tmp);
+        const float a = A[k], bk = B[k], kf = (float)k;
         float *gk = gb + k * S;
         for (int64_t s = 0; s < len; s++) {
-          const bool isign = (int)lab[s] == ign;
-          const float p = keep ? pb[k * LB + s] : expf(xk[s] - lse[s]), is = lab[s] == k ? 1.0f : 0.0f;
-          float v = cew[s] * (p - is);
-          if (dice && !isign) v += p * (A[k] * is + B[k] - dot[s]);
+          const float is = lf[s] == kf ? 1.0f : 0.0f;
+          float v = cew[s] * (p[s] - is);
+          if (dice) v += vf[s] * p[s] * (a * is + bk - dot[s]);
           v *= up;
           gk[s] = acc ? gk[s] + v : v;
         }
