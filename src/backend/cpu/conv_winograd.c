@@ -602,11 +602,14 @@ void ps_wino_sum_parts(const float *part, int threads, int64_t un, int npos, int
                        double (*s)[16]) {
   for (int p = 0; p < npos; p++) {
     const float *src = part + p * pstride + off;
-    for (int l = 0; l < 16; l++) {
-      double a = 0;
-      for (int th = 0; th < threads && l < nl; th++) a += src[th * un + l];
-      s[p][l] = a;
-    }
+    double a[16] = {0};
+    if (nl == 16) /* all lanes: a loop that vectorises */
+      for (int th = 0; th < threads; th++)
+        for (int l = 0; l < 16; l++) a[l] += src[th * un + l];
+    else
+      for (int th = 0; th < threads; th++)
+        for (int l = 0; l < nl; l++) a[l] += src[th * un + l];
+    memcpy(s[p], a, sizeof a);
   }
 }
 
