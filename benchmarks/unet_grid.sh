@@ -42,6 +42,10 @@ for key, rs in table.items():
            "proxyseg_ms": round(med(lambda r: r["proxyseg"]["ms_per_step"]), 2),
            "torch_ms": round(med(lambda r: r["torch"]["ms_per_step"]), 2) if has_t else None,
            "speedup_torch_over_proxyseg": round(med(lambda r: r["torch"]["ms_per_step"] / r["proxyseg"]["ms_per_step"]), 3) if has_t else None,
+           # the spread over the repeats, not only their median: one size's
+           # runs on a shared VM differ by 20 % and more
+           "speedup_range": [round(f([r["torch"]["ms_per_step"] / r["proxyseg"]["ms_per_step"] for r in rs]), 3)
+                             for f in (min, max)] if has_t else None,
            "speedup_cpu_time": round(med(lambda r: r.get("speedup_cpu_time") or float("nan")), 3) if has_t else None,
            "speedup_min_step": round(med(lambda r: r.get("speedup_min_step") or float("nan")), 3) if has_t else None,
            "non_conv_share": round(med(lambda r: r["proxyseg"].get("non_conv_share", float("nan"))), 3),

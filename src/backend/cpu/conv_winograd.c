@@ -598,17 +598,18 @@ void ps_wino_gemm_weight_positions(int npos, int64_t K, int64_t C, int64_t nt, c
                 v + p * vs, (int)ldt, 1.0f, du + p * K * C, (int)C);
 }
 
-void ps_wino_sum_parts(const float *part, int threads, int64_t un, int npos, int64_t pstride, int64_t off, int nl,
+void ps_wino_sum_parts(float *const *part, int threads, int npos, int64_t pstride, int64_t off, int nl,
                        double (*s)[16]) {
   for (int p = 0; p < npos; p++) {
-    const float *src = part + p * pstride + off;
     double a[16] = {0};
-    if (nl == 16) /* all lanes: a loop that vectorises */
-      for (int th = 0; th < threads; th++)
-        for (int l = 0; l < 16; l++) a[l] += src[th * un + l];
-    else
-      for (int th = 0; th < threads; th++)
-        for (int l = 0; l < nl; l++) a[l] += src[th * un + l];
+    for (int th = 0; th < threads; th++) {
+      if (!part[th]) continue;
+      const float *src = part[th] + p * pstride + off;
+      if (nl == 16) /* all lanes: a loop that vectorises */
+        for (int l = 0; l < 16; l++) a[l] += src[l];
+      else
+        for (int l = 0; l < nl; l++) a[l] += src[l];
+    }
     memcpy(s[p], a, sizeof a);
   }
 }
@@ -691,17 +692,20 @@ ps_status ps_conv_wino_backward_weight(const ps_conv_geom *g, const float *x, co
   const int64_t C = g->c, K = g->k;
   const wino_plan P = ps_wino_plan(g, C + K, 2);
   const int64_t TW = P.TW, un = 64 * K * C, vs = pos_stride(&P, C), ms = pos_stride(&P, K);
-  /* each thread sums its blocks into its own du [64][K][C] */
-  float *part = calloc((size_t)(P.threads * un), sizeof(float));
-  if (!part) return ps_error(PS_ERR_NOMEM, "conv_winograd.c: out of memory for the weight-gradient parts");
+  /* each thread sums its blocks into its own du [64][K][C], behind its
+   * workspace in its pooled buffer (a calloc per call cost page faults) */
   ps_conv_thread_bufs_init();
-  const size_t need = (size_t)(64 * (vs + ms) + tmp_elems(&P) + ps_wino_weight_scratch(C, P.ldt));
+  const size_t work = (size_t)(64 * (vs + ms) + tmp_elems(&P) + ps_wino_weight_scratch(C, P.ldt)),
+               need = work + (size_t)un;
+  float *part[PS_CONV_MAX_THREADS] = {0}; /* NULL: a thread the team did not get */
   int failed = 0;
 #pragma omp parallel num_threads(P.threads) reduction(| : failed)
   {
     const int tid = omp_get_thread_num();
-    float *ws = ps_conv_thread_buf(tid, need), *du = part + tid * un;
+    float *ws = ps_conv_thread_buf(tid, need), *du = ws ? ws + work : NULL;
     if (!ws) failed = 1;
+    else memset(du, 0, (size_t)un * sizeof(float));
+    part[tid] = du;
     float *v = ws, *m = ws ? ws + 64 * vs : NULL, *tmp = ws ? m + 64 * ms : NULL;
     /* static: the same blocks go to the same thread on every run (reproducible sums) */
 #pragma omp for schedule(static)
@@ -719,10 +723,9 @@ ps_status ps_conv_wino_backward_weight(const ps_conv_geom *g, const float *x, co
       const int64_t k = kc / ((C + WL - 1) / WL), c0 = kc % ((C + WL - 1) / WL) * WL;
       const int nl = C - c0 < WL ? (int)(C - c0) : WL;
       double s[64][WL];
-      ps_wino_sum_parts(part, P.threads, un, 64, K * C, k * C + c0, nl, s);
+      ps_wino_sum_parts(part, P.threads, 64, K * C, k * C + c0, nl, s);
       weight_grad_transform16((const double(*)[WL])s, nl, dw + (k * C + c0) * 27, accumulate);
     }
   }
-  free(part);
   return failed ? ps_error(PS_ERR_NOMEM, "conv_winograd.c: cannot allocate the tile workspaces") : PS_OK;
 }

@@ -505,18 +505,21 @@ ps_status ps_conv_wino43_backward_weight(const ps_conv_geom *g, const float *x, 
   const int64_t C = g->c, K = g->k;
   const wino_plan P = ps_wino_plan(g, C + K, 4);
   const int64_t un = NPOS * K * C, vs = pos_stride(&P, C), ms = pos_stride(&P, K);
-  /* each thread sums its blocks into its own du [216][K][C] (float, with
-   * cblas's beta = 1: double sums here measured no closer to cpu-ref) */
-  float *part = calloc((size_t)(P.threads * un), sizeof(float));
-  if (!part) return ps_error(PS_ERR_NOMEM, "conv_winograd43.c: out of memory for the weight-gradient parts");
+  /* each thread sums its blocks into its own du [216][K][C] (float: double
+   * sums here measured no closer to cpu-ref), behind its workspace in its
+   * pooled buffer (a calloc per call cost page faults) */
   ps_conv_thread_bufs_init();
-  const size_t need = (size_t)(NPOS * (vs + ms) + tmp_elems(&P) + ps_wino_weight_scratch(C, P.ldt));
+  const size_t work = (size_t)(NPOS * (vs + ms) + tmp_elems(&P) + ps_wino_weight_scratch(C, P.ldt)),
+               need = work + (size_t)un;
+  float *part[PS_CONV_MAX_THREADS] = {0}; /* NULL: a thread the team did not get */
   int failed = 0;
 #pragma omp parallel num_threads(P.threads) reduction(| : failed)
   {
     const int tid = omp_get_thread_num();
-    float *ws = ps_conv_thread_buf(tid, need), *du = part + tid * un;
+    float *ws = ps_conv_thread_buf(tid, need), *du = ws ? ws + work : NULL;
     if (!ws) failed = 1;
+    else memset(du, 0, (size_t)un * sizeof(float));
+    part[tid] = du;
     float *v = ws, *m = ws ? ws + NPOS * vs : NULL, *tmp = ws ? m + NPOS * ms : NULL;
     /* static: the same blocks go to the same thread on every run (reproducible sums) */
 #pragma omp for schedule(static)
@@ -535,10 +538,9 @@ ps_status ps_conv_wino43_backward_weight(const ps_conv_geom *g, const float *x, 
       const int64_t k = kc / cb, c0 = kc % cb * WL;
       const int nl = C - c0 < WL ? (int)(C - c0) : WL;
       double s[NPOS][WL];
-      ps_wino_sum_parts(part, P.threads, un, NPOS, K * C, k * C + c0, nl, s);
+      ps_wino_sum_parts(part, P.threads, NPOS, K * C, k * C + c0, nl, s);
       weight_grad_transform16((const double(*)[WL])s, nl, dw + (k * C + c0) * 27, accumulate);
     }
   }
-  free(part);
   return failed ? ps_error(PS_ERR_NOMEM, "conv_winograd43.c: cannot allocate the tile workspaces") : PS_OK;
 }

@@ -105,8 +105,8 @@ void ps_wino_gemm_weight_positions(int npos, int64_t K, int64_t C, int64_t nt, c
 
 /* The backward-weight's per-thread float parts, summed in double: for each of
  * npos positions p and lane l < 16, s[p][l] = sum over threads th of
- * part[th * un + p * pstride + off + l] (0 for l >= nl) (conv_winograd.c). */
-void ps_wino_sum_parts(const float *part, int threads, int64_t un, int npos, int64_t pstride, int64_t off, int nl,
+ * part[th][p * pstride + off + l] (0 for l >= nl; part[th] NULL: skipped) (conv_winograd.c). */
+void ps_wino_sum_parts(float *const *part, int threads, int npos, int64_t pstride, int64_t off, int nl,
                        double (*s)[16]);
 
 #endif
