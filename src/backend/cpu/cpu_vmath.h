@@ -17,10 +17,9 @@
 
 typedef int32_t ps_i16v __attribute__((vector_size(64)));
 
-/* lanes where mask is set from a, the others from b (C has no vector ?:) */
-static inline ps_f16v ps_vsel(ps_i16v mask, ps_f16v a, ps_f16v b) {
-  return (ps_f16v)((mask & (ps_i16v)a) | (~mask & (ps_i16v)b));
-}
+/* lanes where mask is set from a, the others from b (C has no vector ?:; a
+ * macro, since a vector argument would cross a function boundary) */
+#define ps_vsel(mask, a, b) ((ps_f16v)(((mask) & (ps_i16v)(a)) | (~(mask) & (ps_i16v)(b))))
 
 /* x[i] = exp(x[i]), i < n */
 static inline void ps_vexp_inplace(float *x, int64_t n) {
