@@ -98,13 +98,6 @@ ps_status ps_conv_wino_forward(const ps_conv_geom *g, const float *x, const floa
 ps_status ps_conv_wino_backward_data(const ps_conv_geom *g, const float *dy, const float *w, float *dx, bool accumulate);
 ps_status ps_conv_wino_backward_weight(const ps_conv_geom *g, const float *x, const float *dy, float *dw, bool accumulate);
 
-/* F(4x4x4, 3x3x3) (conv_winograd43.c): what ps_conv_wino_forward (and so
- * backward-data) and ps_conv_wino_backward_weight hand over to where
- * ps_conv_wino_tile is 4. */
-ps_status ps_conv_wino43_forward(const ps_conv_geom *g, const float *x, const float *w, const float *b, float *y,
-                                 bool accumulate);
-ps_status ps_conv_wino43_backward_weight(const ps_conv_geom *g, const float *x, const float *dy, float *dw,
-                                         bool accumulate);
 /* Outputs per tile and axis (2 or 4) of g's Winograd convs, every direction. */
 int ps_conv_wino_tile(const ps_conv_geom *g);
 

@@ -21,11 +21,7 @@
  * A tile t reads inputs 4t-1 .. 4t+4 and writes outputs 4t .. 4t+3 per axis.
  * Layouts as in conv_winograd.c: a block is rb tile rows (fixed n, tz, ty; all
  * TW tiles along W), transformed data [position][channel][ldt columns]. */
-#include "backend/cpu/conv_kernels.h"
 #include "backend/cpu/conv_winograd_simd.h"
-#include <cblas.h>
-#include <omp.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define NPOS 216 /* positions of a 6^3 tile */
@@ -309,7 +305,6 @@ static void output_block(const float *m, int64_t K, const wino_plan *P, int64_t 
 /* u[p * ustride + l] = G w_l G^T (3D) for l < nl, w_l = w + l * wstride (3^3
  * kernels), 16 kernels at once, one per lane, so that every write to u is one
  * 64-byte row instead of 216 scattered floats. */
-#define WL 16
 static void weight_transform16(const float *w, int64_t wstride, int nl, float *u, int64_t ustride) {
   v16 in[3][3][3], a[3][3][6], b[3][6][6];
   for (int t = 0; t < 27; t++) {
@@ -337,39 +332,6 @@ static void weight_transform16(const float *w, int64_t wstride, int nl, float *u
         memcpy(u + ((z * 6 + y) * 6 + x) * ustride, lane, (size_t)nl * sizeof(float));
       }
     }
-}
-
-ps_status ps_conv_wino43_forward(const ps_conv_geom *g, const float *x, const float *w, const float *b, float *y,
-                                 bool accumulate) {
-  const int64_t C = g->c, K = g->k, kb = (K + WL - 1) / WL;
-  const wino_plan P = ps_wino_plan(g, C + K, 4);
-  float *u = malloc((size_t)(NPOS * C * K) * sizeof(float)); /* [216][C][K] */
-  if (!u) return ps_error(PS_ERR_NOMEM, "conv_winograd43.c: out of memory for the transformed weight");
-#pragma omp parallel for schedule(static) num_threads(P.threads)
-  for (int64_t ck = 0; ck < C * kb; ck++) {
-    const int64_t c = ck / kb, k0 = ck % kb * WL;
-    weight_transform16(w + (k0 * C + c) * 27, C * 27, K - k0 < WL ? (int)(K - k0) : WL, u + c * K + k0, C * K);
-  }
-  ps_conv_thread_bufs_init();
-  const int64_t vs = pos_stride(&P, C), ms = pos_stride(&P, K);
-  const size_t need = (size_t)(NPOS * (vs + ms) + tmp_elems(&P));
-  int failed = 0;
-#pragma omp parallel num_threads(P.threads) reduction(| : failed)
-  {
-    float *ws = ps_conv_thread_buf(omp_get_thread_num(), need);
-    if (!ws) failed = 1;
-    float *v = ws, *m = ws ? ws + NPOS * vs : NULL, *tmp = ws ? m + NPOS * ms : NULL;
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t blk = 0; blk < P.nblocks; blk++) {
-      if (!ws) continue;
-      const int64_t r0 = blk * P.rb, r1 = r0 + P.rb < P.rows ? r0 + P.rb : P.rows;
-      input_block(x, C, &P, r0, r1, tmp, v);
-      ps_wino_gemm_positions(0, NPOS, K, C, cols16((r1 - r0) * P.TW), u, v, vs, P.ldt, m, ms);
-      output_block(m, K, &P, r0, r1, tmp, y, b, accumulate);
-    }
-  }
-  free(u);
-  return failed ? ps_error(PS_ERR_NOMEM, "conv_winograd43.c: cannot allocate the tile workspaces") : PS_OK;
 }
 
 /* ---- backward-weight: dw = G^T [sum over tiles of (B^T d B) * (A dy A^T)] G, per channel pair ---- */
@@ -500,47 +462,5 @@ static void weight_grad_transform16(const double du[NPOS][WL], int nl, float *dw
     }
 }
 
-ps_status ps_conv_wino43_backward_weight(const ps_conv_geom *g, const float *x, const float *dy, float *dw,
-                                         bool accumulate) {
-  const int64_t C = g->c, K = g->k;
-  const wino_plan P = ps_wino_plan(g, C + K, 4);
-  const int64_t un = NPOS * K * C, vs = pos_stride(&P, C), ms = pos_stride(&P, K);
-  /* each thread sums its blocks into its own du [216][K][C] (float: double
-   * sums here measured no closer to cpu-ref), behind its workspace in its
-   * pooled buffer (a calloc per call cost page faults) */
-  ps_conv_thread_bufs_init();
-  const size_t work = (size_t)(NPOS * (vs + ms) + tmp_elems(&P) + ps_wino_weight_scratch(C, P.ldt)),
-               need = work + (size_t)un;
-  float *part[PS_CONV_MAX_THREADS] = {0}; /* NULL: a thread the team did not get */
-  int failed = 0;
-#pragma omp parallel num_threads(P.threads) reduction(| : failed)
-  {
-    const int tid = omp_get_thread_num();
-    float *ws = ps_conv_thread_buf(tid, need), *du = ws ? ws + work : NULL;
-    if (!ws) failed = 1;
-    else memset(du, 0, (size_t)un * sizeof(float));
-    part[tid] = du;
-    float *v = ws, *m = ws ? ws + NPOS * vs : NULL, *tmp = ws ? m + NPOS * ms : NULL;
-    /* static: the same blocks go to the same thread on every run (reproducible sums) */
-#pragma omp for schedule(static)
-    for (int64_t blk = 0; blk < P.nblocks; blk++) {
-      if (!ws) continue;
-      const int64_t r0 = blk * P.rb, r1 = r0 + P.rb < P.rows ? r0 + P.rb : P.rows, nt = (r1 - r0) * P.TW;
-      input_block(x, C, &P, r0, r1, tmp, v);
-      grad_block(dy, K, &P, r0, r1, tmp, m);
-      ps_wino_gemm_weight_positions(NPOS, K, C, nt, m, ms, v, vs, P.ldt, du, tmp + tmp_elems(&P));
-    }
-  }
-  if (!failed) {
-    const int64_t cb = (C + WL - 1) / WL;
-#pragma omp parallel for schedule(static) num_threads(P.threads)
-    for (int64_t kc = 0; kc < K * cb; kc++) {
-      const int64_t k = kc / cb, c0 = kc % cb * WL;
-      const int nl = C - c0 < WL ? (int)(C - c0) : WL;
-      double s[NPOS][WL];
-      ps_wino_sum_parts(part, P.threads, NPOS, K * C, k * C + c0, nl, s);
-      weight_grad_transform16((const double(*)[WL])s, nl, dw + (k * C + c0) * 27, accumulate);
-    }
-  }
-  return failed ? ps_error(PS_ERR_NOMEM, "conv_winograd43.c: cannot allocate the tile workspaces") : PS_OK;
-}
+const wino_kernels ps_wino43 = {4, NPOS, tmp_elems, weight_transform16, input_block, output_block, grad_block,
+                                weight_grad_transform16};

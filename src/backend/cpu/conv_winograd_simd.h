@@ -1,6 +1,7 @@
-/* What the two Winograd convs (conv_winograd.c: F(2,3), conv_winograd43.c:
- * F(4,3)) share: 16-float vectors, masked row loads, and the per-position GEMM
- * m [K, ldt] = u^T [C, K]^T v [C, ldt] that both run in the Winograd domain. */
+/* What the Winograd convs share: 16-float vectors, masked row loads, the
+ * blocking plan, and the table of one tile size's transforms that the
+ * drivers in conv_winograd.c run (conv_winograd23.c: F(2,3),
+ * conv_winograd43.c: F(4,3)). */
 #ifndef PS_CONV_WINOGRAD_SIMD_H
 #define PS_CONV_WINOGRAD_SIMD_H
 
@@ -91,22 +92,35 @@ static inline void prefetch_rows(const float *plane, const wino_plan *P, int64_t
  * outputs per tile (conv_winograd.c). */
 wino_plan ps_wino_plan(const ps_conv_geom *g, int64_t chans, int tile);
 
-/* For every position p of a block: m[p * ms + k * ldt + t] = sum_c u[p * C * K + c * K + k] v[p * vs + c * ldt + t]
- * for t < nt (a multiple of 16), positions [p0, p1) (conv_winograd.c). */
-void ps_wino_gemm_positions(int p0, int p1, int64_t K, int64_t C, int64_t nt, const float *u, const float *v,
-                            int64_t vs, int64_t ldt, float *m, int64_t ms);
+/* Weights are transformed 16 kernels at a time, one per lane. */
+#define WL 16
 
-/* Backward-weight's GEMM for each of npos positions p: du[p * K * C + k * C + c] += sum over t < nt of
- * m[p * ms + k * ldt + t] v[p * vs + c * ldt + t]; the columns from nt up to the next multiple of 16
- * must be 0 in m and v. vt: ps_wino_weight_scratch(C, ldt) floats of scratch (conv_winograd.c). */
-int64_t ps_wino_weight_scratch(int64_t C, int64_t ldt);
-void ps_wino_gemm_weight_positions(int npos, int64_t K, int64_t C, int64_t nt, const float *m, int64_t ms,
-                                   const float *v, int64_t vs, int64_t ldt, float *du, float *vt);
+/* One tile size's transforms of a block of tile rows [r0, r1) of a plan
+ * (all TW tiles of each row, nt = (r1 - r0) TW tiles, the columns from nt up
+ * to the next multiple of 16 kept at 0), which conv_winograd.c's drivers run
+ * around the per-position GEMMs. Transformed data is [position][channel][ldt
+ * columns], positions pos_stride apart. */
+typedef struct {
+  int tile; /* outputs per tile and axis */
+  int npos; /* positions of an input tile, (tile + 2)^3 */
+  /* floats of scratch (tmp) the block transforms need */
+  int64_t (*tmp_elems)(const wino_plan *P);
+  /* u[p * ustride + l] = G w_l G^T for l < nl, w_l = w + l * wstride (3^3 kernels) */
+  void (*weight_transform16)(const float *w, int64_t wstride, int nl, float *u, int64_t ustride);
+  /* v = B^T d B of the block's input tiles of x [N, C, D, H, W], positions pos_stride(P, C) apart */
+  void (*input_block)(const float *x, int64_t C, const wino_plan *P, int64_t r0, int64_t r1, float *tmp,
+                      float *v);
+  /* y [N, K, D, H, W] (=, or += when acc) A^T m A + b[k] of the block's tiles */
+  void (*output_block)(const float *m, int64_t K, const wino_plan *P, int64_t r0, int64_t r1, float *tmp,
+                       float *y, const float *b, bool acc);
+  /* dm = A dy A^T of the block's output tiles of dy [N, K, D, H, W] (0 past the border) */
+  void (*grad_block)(const float *dy, int64_t K, const wino_plan *P, int64_t r0, int64_t r1, float *tmp,
+                     float *dm);
+  /* dw_l[27] (+)= G^T du_l G for l < nl, du_l[p] = du[p][l], dw_l = dw + l * 27 */
+  void (*weight_grad_transform16)(const double (*du)[WL], int nl, float *dw, bool acc);
+} wino_kernels;
 
-/* The backward-weight's per-thread float parts, summed in double: for each of
- * npos positions p and lane l < 16, s[p][l] = sum over threads th of
- * part[th][p * pstride + off + l] (0 for l >= nl; part[th] NULL: skipped) (conv_winograd.c). */
-void ps_wino_sum_parts(float *const *part, int threads, int npos, int64_t pstride, int64_t off, int nl,
-                       double (*s)[16]);
+extern const wino_kernels ps_wino23; /* conv_winograd23.c */
+extern const wino_kernels ps_wino43; /* conv_winograd43.c */
 
 #endif
