@@ -23,8 +23,8 @@ static ps_status norm_backward(ps_tape *t, ps_node *n) {
   PS_TRY(ps_op_grad(t, gamma, &gg, &fg));
   PS_TRY(ps_op_grad(t, beta, &gb, &fb));
   return be->norm_backward(be, &c->g, x->data, c->mean, c->rstd, gamma ? gamma->data : NULL,
-                           beta ? beta->data : NULL, c->g.act != PS_ACT_NONE ? n->out->data : NULL, n->out->grad, c->batch_stats, gx, !fx, gg,
-                           !fg, gb, !fb);
+                           beta ? beta->data : NULL, c->g.act != PS_ACT_NONE ? n->out->data : NULL, n->out->grad,
+                           c->batch_stats, gx, !fx, gg, !fg, gb, !fb);
 }
 
 static bool check_affine(const char *op, const ps_tensor *x, const ps_tensor *gamma, const ps_tensor *beta) {
