@@ -306,7 +306,7 @@ ps_status ps_conv_wino_backward_data(const ps_conv_geom *g, const float *dy, con
   /* dx = conv(dy, w') with w'[c, k, t] = w[k, c, 26 - t]: the same pad-1 geometry */
   const int64_t C = g->c, K = g->k;
   float *wf = malloc((size_t)(C * K * 27) * sizeof(float));
-  if (!wf) return ps_error(PS_ERR_NOMEM, "conv_winograd.c: out of memory for the flipped weight");
+  if (!wf) return ps_error(PS_ERR_NOMEM, "Winograd: out of memory for the flipped weight");
   for (int64_t k = 0; k < K; k++)
     for (int64_t c = 0; c < C; c++)
       for (int t = 0; t < 27; t++) wf[(c * K + k) * 27 + t] = w[(k * C + c) * 27 + 26 - t];
